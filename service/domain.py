@@ -147,6 +147,8 @@ class LogEntry:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     sla_breach_at: datetime | None = None
+    # ingestion + the webhook's slaInSeconds; lets the sweeper find pending breaches.
+    sla_deadline: datetime | None = None
     last_http_status: int | None = None
     last_duration_ms: int | None = None
     attempts: list[DeliveryAttempt] = field(default_factory=list)

@@ -128,7 +128,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build and validate settings from an environment mapping."""
-        return _build(cls, env)
+        built: Settings = _build(cls, env)
+        return built
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some top-level sections or fields replaced."""

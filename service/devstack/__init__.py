@@ -13,7 +13,6 @@ import importlib.resources
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MONGO_PYTHON = REPO / ".venv-mongo" / "bin" / "python"
-TANSU_ENV_DROP = ("OTEL_EXPORTER_OTLP_ENDPOINT", "LISTENER_URL", "ADVERTISED_LISTENER_URL",
-                  "STORAGE_ENGINE")
+TANSU_ENV_DROP = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "LISTENER_URL",
+    "ADVERTISED_LISTENER_URL",
+    "STORAGE_ENGINE",
+)
 
 
 def free_port() -> int:
@@ -96,8 +99,16 @@ def mongo_server(port: int, log_dir: Path, storage: str = ":memory:") -> Server:
 def kafka_server(port: int, log_dir: Path) -> Server:
     env = {k: v for k, v in os.environ.items() if k not in TANSU_ENV_DROP}
     url = f"tcp://127.0.0.1:{port}"
-    argv = [str(tansu_binary()), "broker", "--listener-url", url,
-            "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+    argv = [
+        str(tansu_binary()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
     return Server("kafka", port, argv, env, log_dir / "kafka.log")
 
 
@@ -118,11 +129,14 @@ class Stack:
 
 
 def mongo_uri(port: int) -> str:
-    return f"mongodb://127.0.0.1:{port}/?replicaSet=secantus&retryWrites=false&directConnection=true"
+    return (
+        f"mongodb://127.0.0.1:{port}/?replicaSet=secantus&retryWrites=false&directConnection=true"
+    )
 
 
-def start_stack(log_dir: Path, env: dict[str, str] | None = None,
-                mongo_port: int = 0, kafka_port: int = 0) -> Stack:
+def start_stack(
+    log_dir: Path, env: dict[str, str] | None = None, mongo_port: int = 0, kafka_port: int = 0
+) -> Stack:
     """Start whatever the environment does not already point at."""
     env = dict(os.environ if env is None else env)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -154,5 +168,3 @@ def running_stack(log_dir: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-
-

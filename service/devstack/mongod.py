@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-import secantus
+import secantus  # type: ignore[import-not-found]
 
 port = int(sys.argv[1])
 storage = sys.argv[2] if len(sys.argv) > 2 else ":memory:"
