@@ -17,11 +17,12 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
 
+import fastjsonschema
 import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
@@ -182,6 +183,12 @@ def validate_data(schema: Schema, data: Any) -> list[FieldViolation]:
     validator = _cached_validator(schema)
     found: dict[tuple[str, str], FieldViolation] = {}
     try:
+        # Valid data is the hot path (the dispatcher checks every event): a
+        # compiled check is ~30x cheaper than jsonschema's; jsonschema stays
+        # the authority whenever there is anything to report.
+        fast = _fast_check(schema)
+        if fast is not None and fast(data):
+            return []
         for error in validator.iter_errors(data):
             for violation in _violations(error):
                 found.setdefault((violation.field, violation.description), violation)
@@ -270,6 +277,64 @@ _lock = threading.Lock()
 _by_identity: OrderedDict[int, tuple[Schema, Validator]] = OrderedDict()
 _by_text: OrderedDict[str, Validator] = OrderedDict()
 _classes: dict[type[Validator], type[Validator]] = {}
+
+
+# Keywords newer than draft-07 that fastjsonschema does not implement; a schema
+# using any of them is only ever checked by jsonschema.
+_NEWER_KEYWORDS = frozenset(
+    {
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "dependentRequired",
+        "dependentSchemas",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$recursiveRef",
+        "$recursiveAnchor",
+        "minContains",
+        "maxContains",
+        "$anchor",
+    }
+)
+_fast_by_identity: dict[int, tuple[Schema, Callable[[Any], bool] | None]] = {}
+
+
+def _uses_newer_keywords(node: Any) -> bool:
+    if isinstance(node, Mapping):
+        return any(k in _NEWER_KEYWORDS for k in node) or any(
+            _uses_newer_keywords(v) for v in node.values()
+        )
+    if isinstance(node, list):
+        return any(_uses_newer_keywords(v) for v in node)
+    return False
+
+
+def _fast_check(schema: Schema) -> Callable[[Any], bool] | None:
+    """A compiled yes/no check of ``schema``, or None where it cannot be trusted."""
+    entry = _fast_by_identity.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    check: Callable[[Any], bool] | None = None
+    if not _uses_newer_keywords(schema):
+        try:
+            compiled = fastjsonschema.compile(dict(schema))
+        except Exception:  # any schema it cannot compile falls back to jsonschema
+            compiled = None
+        if compiled is not None:
+
+            def check(data: Any, _compiled: Callable[[Any], Any] = compiled) -> bool:
+                try:
+                    _compiled(data)
+                except fastjsonschema.JsonSchemaException:
+                    return False
+                return True
+
+    with _lock:
+        _fast_by_identity[id(schema)] = (schema, check)
+        if len(_fast_by_identity) > _MAX_CACHED:
+            _fast_by_identity.pop(next(iter(_fast_by_identity)))
+    return check
 
 
 def _cached_validator(schema: Schema) -> Validator:
