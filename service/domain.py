@@ -157,6 +157,8 @@ class LogEntry:
     schema_violation: str = ""
     kafka_position: str = ""
     test: bool = False
+    # The event as produced, kept on FAILED entries so they can be replayed.
+    source_event: dict[str, Any] | None = None
     updated_at: datetime | None = None
 
 

@@ -113,6 +113,60 @@ class DispatcherSettings:
     response_body_cap_bytes: int = setting(
         "EVENTNOTIFY_RESPONSE_BODY_CAP_BYTES", 4096, "Bytes of a receiver's response kept."
     )
+    in_place_attempts: int = setting(
+        "EVENTNOTIFY_IN_PLACE_ATTEMPTS",
+        3,
+        "Attempts made in place before a failing delivery is parked in MongoDB.",
+    )
+    in_place_max_delay_seconds: float = setting(
+        "EVENTNOTIFY_IN_PLACE_MAX_DELAY_SECONDS",
+        2.0,
+        "Longest backoff waited in place; longer ones park the delivery.",
+    )
+    schema_mode: str = setting(
+        "EVENTNOTIFY_SCHEMA_MODE",
+        "reject",
+        "Schema-invalid events: 'reject' (dead-letter) or 'flag' (deliver, mark the log).",
+    )
+    refresh_seconds: float = setting(
+        "EVENTNOTIFY_REFRESH_SECONDS",
+        2.0,
+        "How often webhook and catalogue changes are picked up.",
+    )
+    secret_grace_seconds: int = setting(
+        "EVENTNOTIFY_SECRET_GRACE_SECONDS",
+        86400,
+        "Default time a rotated-out signing secret keeps signing.",
+    )
+    circuit_failure_threshold: int = setting(
+        "EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD",
+        10,
+        "Consecutive failed attempts that open a webhook's circuit (pause its group).",
+    )
+    circuit_base_cooldown_seconds: float = setting(
+        "EVENTNOTIFY_CIRCUIT_COOLDOWN_SECONDS",
+        5.0,
+        "First pause of an open circuit before a probe; doubles per failed probe (max 5 min).",
+    )
+    max_backlog_per_webhook: int = setting(
+        "EVENTNOTIFY_MAX_BACKLOG_PER_WEBHOOK",
+        1000,
+        "Fetched-but-unfinished events per webhook before its consumer pauses.",
+    )
+    log_batch_size: int = setting(
+        "EVENTNOTIFY_LOG_BATCH_SIZE", 500, "Most log entries written in one round trip."
+    )
+    log_batch_delay_ms: int = setting(
+        "EVENTNOTIFY_LOG_BATCH_DELAY_MS", 20, "Time a write waits for others to batch with."
+    )
+    shutdown_drain_seconds: float = setting(
+        "EVENTNOTIFY_SHUTDOWN_DRAIN_SECONDS",
+        15.0,
+        "Time in-flight deliveries get to finish on shutdown before they are left to Kafka.",
+    )
+    scheduler_concurrency: int = setting(
+        "EVENTNOTIFY_SCHEDULER_CONCURRENCY", 64, "Parked deliveries re-sent at once."
+    )
 
 
 @dataclass(frozen=True)
@@ -129,6 +183,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build and validate settings from an environment mapping."""
         built: Settings = _build(cls, env)
+        if built.dispatcher.schema_mode not in ("reject", "flag"):
+            raise SettingsError(
+                "EVENTNOTIFY_SCHEMA_MODE must be 'reject' or 'flag' "
+                f"(got {built.dispatcher.schema_mode!r})"
+            )
         return built
 
     def replace(self, **changes: Any) -> Settings:

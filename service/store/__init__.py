@@ -16,6 +16,8 @@ from service.settings import MongoSettings
 from service.store.api_keys import ApiKeyRepository
 from service.store.event_types import EventTypeRepository
 from service.store.logs import DeliveryLogRepository
+from service.store.orders import ControlOrderRepository
+from service.store.parked import ParkedDeliveryRepository
 from service.store.webhooks import WebhookRepository
 
 Document = dict[str, Any]
@@ -31,10 +33,19 @@ class Store:
     event_types: EventTypeRepository
     logs: DeliveryLogRepository
     api_keys: ApiKeyRepository
+    parked: ParkedDeliveryRepository
+    orders: ControlOrderRepository
 
     async def ensure_indexes(self) -> None:
         """Create every index the queries need (idempotent)."""
-        for repo in (self.webhooks, self.event_types, self.logs, self.api_keys):
+        for repo in (
+            self.webhooks,
+            self.event_types,
+            self.logs,
+            self.api_keys,
+            self.parked,
+            self.orders,
+        ):
             await repo.ensure_indexes()
 
     async def ping(self) -> bool:
@@ -71,4 +82,6 @@ def open_store(settings: MongoSettings, client: AsyncMongoClient[Document] | Non
         event_types=EventTypeRepository(db),
         logs=DeliveryLogRepository(db, ttl_days=settings.log_ttl_days),
         api_keys=ApiKeyRepository(db),
+        parked=ParkedDeliveryRepository(db),
+        orders=ControlOrderRepository(db),
     )

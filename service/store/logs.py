@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from service.domain import DeliveryAttempt, DeliveryStatus, LogEntry
 from service.store.errors import storage_errors
@@ -20,6 +21,7 @@ from service.store.errors import storage_errors
 Document = dict[str, Any]
 COLLECTION = "delivery_logs"
 MAX_ATTEMPTS_KEPT = 50
+DUPLICATE_KEY = 11000
 
 
 def attempt_doc(a: DeliveryAttempt) -> Document:
@@ -58,6 +60,7 @@ def to_doc(e: LogEntry, ttl: timedelta) -> Document:
         "schema_violation": e.schema_violation,
         "kafka_position": e.kafka_position,
         "test": e.test,
+        "source_event": e.source_event,
         "updated_at": e.updated_at,
         "expire_at": e.ingested_at + ttl,
     }
@@ -98,6 +101,7 @@ def from_doc(d: Document) -> LogEntry:
         schema_violation=d.get("schema_violation", ""),
         kafka_position=d.get("kafka_position", ""),
         test=bool(d.get("test", False)),
+        source_event=d.get("source_event"),
         updated_at=d.get("updated_at"),
     )
 
@@ -138,6 +142,24 @@ class GroupMetrics:
     average_delivery_ms: float
 
 
+def _after_clause(key: str, direction: int, value: Any, last_id: str) -> Document:
+    """Rows strictly after (value, last_id) in (key, _id) order.
+
+    Null keys (no attempt yet, for the duration sorts) sort before every
+    number, and comparison operators never match across types, so a null
+    position and the nulls still ahead of a number position are spelt out.
+    """
+    op = "$lt" if direction == DESCENDING else "$gt"
+    same = {key: value, "_id": {op: last_id}}
+    if value is None:
+        # Ascending: every non-null row is still ahead; descending: nothing but nulls.
+        return {"$or": [same, {key: {"$ne": None}}]} if direction == ASCENDING else same
+    ahead: list[Document] = [same, {key: {op: value}}]
+    if direction == DESCENDING:
+        ahead.append({key: None})
+    return {"$or": ahead}
+
+
 class DeliveryLogRepository:
     """Named queries over the delivery log. Reads for API callers are org-scoped."""
 
@@ -166,12 +188,21 @@ class DeliveryLogRepository:
         with storage_errors():
             await self._coll.bulk_write(ops, ordered=False)
 
-    async def insert_many(self, entries: list[LogEntry]) -> None:
-        """Insert entries known to be new (the fast path)."""
+    async def write_many(self, entries: list[LogEntry]) -> None:
+        """Record entries: one insert_many for the (usual) new ones, then an
+        upsert for those that already had a record (retries, redeliveries)."""
         if not entries:
             return
-        with storage_errors():
-            await self._coll.insert_many([to_doc(e, self.ttl) for e in entries], ordered=False)
+        try:
+            with storage_errors():
+                await self._coll.insert_many([to_doc(e, self.ttl) for e in entries], ordered=False)
+            return
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != DUPLICATE_KEY for err in errors):
+                raise
+            existing = [entries[err["index"]] for err in errors]
+        await self.upsert_many(existing)
 
     async def get(self, org_id: int, event_id: str) -> LogEntry | None:
         with storage_errors():
@@ -231,17 +262,18 @@ class DeliveryLogRepository:
         query = self._filter_query(org_id, f)
         key, direction = sort
         if after is not None:
-            value, last_id = after
-            op = "$lt" if direction == DESCENDING else "$gt"
-            query = {
-                "$and": [
-                    query,
-                    {"$or": [{key: {op: value}}, {key: value, "_id": {op: last_id}}]},
-                ]
-            }
+            query = {"$and": [query, _after_clause(key, direction, *after)]}
         with storage_errors():
             cursor = self._coll.find(query).sort([(key, direction), ("_id", direction)])
             return [from_doc(d) async for d in cursor.limit(limit)]
+
+    async def group_has_entries(self, org_id: int, consumer_group_id: str) -> bool:
+        """Whether the org has any kept entry of the consumer group."""
+        with storage_errors():
+            doc = await self._coll.find_one(
+                {"consumer_group_id": consumer_group_id, "org_id": org_id}, {"_id": 1}
+            )
+        return doc is not None
 
     async def metrics(
         self, org_id: int, consumer_group_id: str, start: datetime, end: datetime

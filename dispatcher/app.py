@@ -1,0 +1,127 @@
+"""The dispatcher process: composition root and lifecycle.
+
+``Dispatcher.start`` builds every client once and starts the long-running
+components; ``shutdown`` stops fetching, drains in-flight deliveries
+(bounded), records them, commits and leaves the consumer groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from aiokafka import AIOKafkaProducer
+
+from dispatcher.catalog_cache import CatalogCache
+from dispatcher.consumer import WebhookConsumer
+from dispatcher.fetcher import RecordFetcher
+from dispatcher.http_sender import HttpSender
+from dispatcher.pipeline import Deliverer
+from dispatcher.queue_sender import QueueSender
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from dispatcher.scheduler import RetryScheduler
+from dispatcher.ssrf import AddressPolicy
+from dispatcher.supervisor import Supervisor
+from dispatcher.sweeper import SlaSweeper
+from service.settings import Settings
+from service.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+async def _retry(what: str, action: object) -> None:
+    delay = 0.2
+    while True:
+        try:
+            await action()  # type: ignore[operator]
+            return
+        except Exception as exc:
+            log.warning("%s failed, retrying: %s", what, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class Dispatcher:
+    """One dispatcher process."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.owner = f"dispatcher-{uuid.uuid4().hex[:12]}"
+        self.store = store or open_store(settings.mongo)
+        d = settings.dispatcher
+        self.http = HttpSender(
+            AddressPolicy(d.allowed_private_hosts),
+            d.http_connect_timeout_seconds,
+            d.http_total_timeout_seconds,
+            d.response_body_cap_bytes,
+        )
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            enable_idempotence=False,
+            linger_ms=2,
+        )
+        self.recorder = Recorder(
+            self.store.logs,
+            self.store.parked,
+            max_batch=d.log_batch_size,
+            max_delay=d.log_batch_delay_ms / 1000,
+        )
+        self.deliverer = Deliverer(
+            self.http, QueueSender(self.producer), self.recorder, self.store.webhooks, d
+        )
+        self.catalog = CatalogCache(self.store.event_types)
+        self.fetcher = RecordFetcher(settings.kafka.bootstrap_servers)
+        self.supervisor = Supervisor(
+            self.store, self.catalog, settings, self._make_consumer, self.owner
+        )
+        self.scheduler = RetryScheduler(
+            self.store.parked,
+            self.store.logs,
+            self.deliverer,
+            self.recorder,
+            self.fetcher,
+            lambda: self.supervisor.runtimes,
+            self.owner,
+            d.scheduler_concurrency,
+        )
+        self.sweeper = SlaSweeper(self.store.logs)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _make_consumer(self, rt: WebhookRuntime) -> WebhookConsumer:
+        return WebhookConsumer(
+            rt,
+            self.deliverer,
+            self.catalog,
+            self.recorder,
+            self.store.parked,
+            self.settings.kafka,
+            self.settings.dispatcher,
+        )
+
+    async def start(self) -> None:
+        await _retry("MongoDB indexes", self.store.ensure_indexes)
+        await _retry("Kafka producer", self.producer.start)
+        await self.http.start()
+        self._tasks = [
+            asyncio.create_task(self.recorder.run(), name="recorder"),
+            asyncio.create_task(self.supervisor.run(), name="supervisor"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self.sweeper.run(), name="sla-sweeper"),
+        ]
+        log.info("dispatcher %s started", self.owner)
+
+    async def shutdown(self) -> None:
+        """Drain and stop, in dependency order."""
+        self.supervisor.shutdown()
+        self.scheduler.shutdown()
+        self.sweeper.shutdown()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        self.recorder.shutdown()
+        await asyncio.gather(self._tasks[0], return_exceptions=True)
+        await self.http.close()
+        await self.fetcher.close()
+        await self.producer.stop()
+        await self.store.close()
+        log.info("dispatcher %s stopped", self.owner)

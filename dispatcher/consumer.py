@@ -1,0 +1,314 @@
+"""The consume loop of one webhook: its own Kafka consumer group, its topics,
+its org's events, bounded concurrency, commit watermarks, pause and resume.
+
+Per message: decode -> keep only the webhook's org -> check the catalogue and
+the schema (dead-letter what cannot be delivered) -> hand to the pipeline.
+Offsets are committed only up to the lowest message whose outcome is not yet
+durably recorded (``dispatcher.offsets``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from dispatcher.catalog_cache import CatalogCache
+from dispatcher.offsets import OffsetTracker, PartitionWatermark
+from dispatcher.payload import dead_letter_event_id
+from dispatcher.pipeline import Deliverer, Job, new_entry
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from service.catalog.schemas import validate_data
+from service.domain import DeliveryStatus, LogEntry
+from service.envelope import EnvelopeError, SourceEvent, decode, topic_for
+from service.settings import DispatcherSettings, KafkaSettings
+from service.store.parked import ParkedDeliveryRepository
+from service.timefmt import from_epoch_ms, utcnow
+
+log = logging.getLogger(__name__)
+FETCH_TIMEOUT_MS = 200
+
+
+class WebhookConsumer:
+    """Feeds one webhook's events from Kafka into the delivery pipeline."""
+
+    def __init__(
+        self,
+        rt: WebhookRuntime,
+        deliverer: Deliverer,
+        catalog: CatalogCache,
+        recorder: Recorder,
+        parked: ParkedDeliveryRepository,
+        kafka: KafkaSettings,
+        settings: DispatcherSettings,
+    ) -> None:
+        self.rt = rt
+        self._deliverer = deliverer
+        self._catalog = catalog
+        self._recorder = recorder
+        self._parked = parked
+        self._kafka = kafka
+        self._settings = settings
+        self._tracker = OffsetTracker()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._paused = False
+        self._consumer: AIOKafkaConsumer | None = None
+        self._rewinds: list[int] = []
+        self.topics = sorted(topic_for(kafka.topic_prefix, n) for n in rt.hook.event_names)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until ``stop``; then drain, commit and leave the group."""
+        hook = self.rt.hook
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            group_id=hook.consumer_group_id,
+            client_id=f"eventnotify-{hook.web_hook_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self._kafka.session_timeout_ms,
+            heartbeat_interval_ms=self._kafka.heartbeat_interval_ms,
+            metadata_max_age_ms=30000,
+        )
+        self._consumer = consumer
+        consumer.subscribe(self.topics, listener=_Rebalance(self))
+        await consumer.start()
+        try:
+            while not self._stopping:
+                await self._step(consumer)
+        finally:
+            await self._drain(consumer)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def request_rewind(self, since_ms: int) -> None:
+        """Re-deliver everything with a Kafka timestamp >= ``since_ms``."""
+        self._rewinds.append(since_ms)
+
+    async def _step(self, consumer: AIOKafkaConsumer) -> None:
+        if self._rewinds and consumer.assignment():
+            await self._rewind(consumer, min(self._rewinds))
+            self._rewinds.clear()
+        self._set_paused(consumer, not self._may_fetch())
+        max_records = 1 if self.rt.circuit.state.value == "HALF_OPEN" else 500
+        try:
+            batch = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=max_records)
+        except KafkaError as exc:  # the client reconnects by itself; keep looping
+            log.warning("fetch failed: %s", exc, extra=self._log_extra())
+            await asyncio.sleep(0.5)
+            return
+        for tp, messages in batch.items():
+            for msg in messages:
+                self._accept(tp, msg)
+        await self._commit(consumer)
+
+    def _may_fetch(self) -> bool:
+        rt = self.rt
+        rt.circuit.poll(time.monotonic())
+        if not rt.circuit.allows_traffic or not self._recorder.healthy:
+            return False
+        if rt.circuit.state.value == "HALF_OPEN":
+            return not self._tasks  # one probe at a time
+        return len(self._tasks) < self._settings.max_backlog_per_webhook
+
+    def _set_paused(self, consumer: AIOKafkaConsumer, pause: bool) -> None:
+        if pause == self._paused:
+            return
+        assigned = list(consumer.assignment())
+        if pause:
+            consumer.pause(*assigned)
+        else:
+            consumer.resume(*assigned)
+        self._paused = pause
+
+    # -- per message -----------------------------------------------------------
+
+    def _accept(self, tp: TopicPartition, msg: Any) -> None:
+        hook = self.rt.hook
+        wm = self._tracker.add(tp, msg.offset)
+        position = f"{tp.topic}/{tp.partition}/{msg.offset}"
+        try:
+            event = decode(msg.value, msg.headers, msg.timestamp)
+        except EnvelopeError as exc:
+            self._spawn(self._dead_letter(wm, msg, position, None, str(exc)))
+            return
+        if event.org_id != hook.org_id:
+            wm.done(msg.offset)  # another org's event: not ours to deliver or log
+            return
+        reason, violation = self._check(tp.topic, event)
+        if reason:
+            self._spawn(self._dead_letter(wm, msg, position, event, reason))
+            return
+        entry = self._new_entry(event, position, msg.timestamp)
+        entry.schema_violation = violation
+        job = Job(event=event, entry=entry, seq=msg.offset)
+        if hook.ordered_delivery:
+            place = self.rt.sequencer.reserve(event.ref_id)
+            self._spawn(self._deliver_ordered(wm, msg.offset, job, place))
+        else:
+            self._spawn(self._deliver(wm, msg.offset, job))
+
+    def _check(self, topic: str, event: SourceEvent) -> tuple[str, str]:
+        """(dead-letter reason, schema violation to flag); empty when fine."""
+        if topic != topic_for(self._kafka.topic_prefix, event.event_name):
+            return f"eventName {event.event_name!r} does not belong on topic {topic!r}", ""
+        et = self._catalog.lookup(event.org_id, event.event_name)
+        if et is None:
+            return f"unknown event name {event.event_name!r}", ""
+        if not et.active:
+            return f"event {event.event_name!r} is not active for org {event.org_id}", ""
+        if et.schema is None:
+            return "", ""
+        violations = validate_data(et.schema, event.data)
+        if not violations:
+            return "", ""
+        first = "; ".join(f"{v.field}: {v.description}" for v in violations[:5])
+        if self._settings.schema_mode == "flag":
+            return "", first
+        return f"schema-invalid: {first}", ""
+
+    def _new_entry(self, event: SourceEvent, position: str, kafka_ts: int) -> LogEntry:
+        return new_entry(self.rt.hook, event, position, kafka_ts)
+
+    async def _deliver(self, wm: PartitionWatermark, offset: int, job: Job) -> None:
+        await self._deliverer.deliver(self.rt, job)
+        wm.done(offset)
+
+    async def _deliver_ordered(
+        self, wm: PartitionWatermark, offset: int, job: Job, place: Any
+    ) -> None:
+        async with self.rt.sequencer.turn(job.event.ref_id, place):
+            if job.event.ref_id in self.rt.parked_keys:
+                # An earlier event of this refId is parked: queue behind it.
+                await self._deliverer.park_behind(self.rt, job)
+            else:
+                await self._deliverer.deliver(self.rt, job)
+        wm.done(offset)
+
+    async def _dead_letter(
+        self,
+        wm: PartitionWatermark,
+        msg: Any,
+        position: str,
+        event: SourceEvent | None,
+        reason: str,
+    ) -> None:
+        hook = self.rt.hook
+        now = utcnow()
+        if event is not None:
+            entry = self._new_entry(event, position, msg.timestamp)
+        else:
+            key = msg.key.decode("utf-8", "replace") if msg.key else ""
+            entry = LogEntry(
+                event_id=dead_letter_event_id(position, hook.web_hook_id),
+                source_event_id="",
+                org_id=hook.org_id,
+                web_hook_id=hook.web_hook_id,
+                consumer_group_id=hook.consumer_group_id,
+                event_name=position.rsplit("/", 2)[0].removeprefix(self._kafka.topic_prefix),
+                ref_id=key,
+                request_id="",
+                status=DeliveryStatus.PENDING,
+                ingested_at=from_epoch_ms(msg.timestamp),
+                kafka_position=position,
+            )
+        entry.status = DeliveryStatus.DEAD_LETTERED
+        entry.failure_reason = reason
+        entry.ended_at = now
+        entry.updated_at = now
+        log.warning("dead-lettered %s: %s", position, reason, extra=self._log_extra())
+        await self._recorder.record(entry)
+        wm.done(msg.offset)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The offset stays open, so the message is redelivered after a restart.
+            log.error("delivery task failed", exc_info=task.exception(), extra=self._log_extra())
+
+    # -- offsets -----------------------------------------------------------------
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        offsets = self._tracker.to_commit()
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)  # type: ignore[arg-type]
+        except KafkaError as exc:  # e.g. a rebalance took the partition: it is redelivered
+            log.info("commit skipped: %s", exc, extra=self._log_extra())
+            return
+        self._tracker.committed(offsets)
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, since_ms: int) -> None:
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        found = await consumer.offsets_for_times({tp: since_ms for tp in assigned})
+        ends = await consumer.end_offsets(assigned)
+        for tp in assigned:
+            hit = found.get(tp)
+            offset = hit.offset if hit is not None else ends[tp]
+            consumer.seek(tp, offset)
+        # Messages from before the seek finish on their old watermarks.
+        self._tracker.forget(set(assigned))
+        log.info("rewound %d partitions to %d", len(assigned), since_ms, extra=self._log_extra())
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._consumer is not None:
+            await self._commit(self._consumer)
+        self._tracker.forget(set(revoked))
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self.rt.hook.ordered_delivery:
+            try:
+                self.rt.parked_keys = await self._parked.keys_for(self.rt.hook.web_hook_id)
+            except Exception as exc:
+                log.warning("could not load parked keys: %s", exc, extra=self._log_extra())
+
+    async def _drain(self, consumer: AIOKafkaConsumer) -> None:
+        """Finish in-flight deliveries (bounded), commit, leave the group."""
+        self._set_paused(consumer, True)
+        if self._tasks:
+            _, pending = await asyncio.wait(
+                set(self._tasks), timeout=self._settings.shutdown_drain_seconds
+            )
+            for task in pending:  # left to Kafka: their offsets stay uncommitted
+                task.cancel()
+        try:
+            await self._commit(consumer)
+        finally:
+            await consumer.stop()
+
+    def lag(self) -> int:
+        """Messages fetched but not yet recorded."""
+        return self._tracker.open_count()
+
+    def _log_extra(self) -> dict[str, str]:
+        return {
+            "web_hook_id": self.rt.hook.web_hook_id,
+            "consumer_group_id": self.rt.hook.consumer_group_id,
+        }
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: WebhookConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._owner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._owner.on_assigned(assigned)

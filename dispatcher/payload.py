@@ -1,0 +1,68 @@
+"""What a webhook receives: the original system's envelope, signed.
+
+Pure functions: no I/O. The delivered ``eventId`` is derived from the source
+event and the webhook, so every redelivery of the pair carries the same id and
+receivers can deduplicate on it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from service.domain import Webhook
+from service.envelope import SourceEvent
+from service.signing import webhook_headers
+
+# Fixed forever: changing it would change every delivered eventId.
+EVENT_ID_NAMESPACE = uuid.UUID("5f0b6a59-8a1f-4d8e-9a53-0c1b7e6c2d41")
+USER_AGENT = "eventnotify/0.1"
+
+
+def delivered_event_id(source_event_id: str, web_hook_id: str) -> str:
+    """The eventId a webhook sees for a source event (UUIDv5, stable)."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source_event_id}/{web_hook_id}"))
+
+
+def dead_letter_event_id(position: str, web_hook_id: str) -> str:
+    """Log id of a record that could not be decoded (it has no eventId)."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"dead-letter:{position}/{web_hook_id}"))
+
+
+def body(event: SourceEvent, event_id: str) -> bytes:
+    """The JSON body: eventName, eventId, orgId, refId, apiRequestId, createdAt,
+    data, loyaltyEventId (null when absent)."""
+    doc = {
+        "eventName": event.event_name,
+        "eventId": event_id,
+        "orgId": event.org_id,
+        "refId": event.ref_id,
+        "apiRequestId": event.request_id,
+        "createdAt": event.created_at_ms,
+        "data": event.data,
+        "loyaltyEventId": event.loyalty_event_id or None,
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    """One HTTP request ready to send."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def build_request(
+    hook: Webhook, event: SourceEvent, event_id: str, secrets: list[str], now_s: int
+) -> OutboundRequest:
+    """The webhook's method, URL and headers, plus content type and the
+    Standard Webhooks signature headers (one signature per active secret)."""
+    payload = body(event, event_id)
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    headers.update({k.lower(): v for k, v in hook.headers.items()})
+    headers.update(webhook_headers(secrets, event_id, now_s, payload))
+    return OutboundRequest(hook.method, hook.url, headers, payload)

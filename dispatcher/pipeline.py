@@ -1,0 +1,260 @@
+"""Delivering one event to one webhook, top to bottom.
+
+    attempt (cap slot -> build and sign -> send) -> classify -> decide
+        -> retry in place | park for later | finish (delivered / failed)
+        -> record durably
+
+``Deliverer.deliver`` returns only once the outcome is recorded, so its caller
+may then mark the Kafka offset done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dispatcher.http_sender import AttemptResult, HttpSender
+from dispatcher.payload import build_request, delivered_event_id
+from dispatcher.queue_sender import QueueSender
+from dispatcher.recorder import Recorder
+from dispatcher.retry_policy import (
+    Outcome,
+    classify_status,
+    next_delay,
+    parse_retry_after,
+    should_retry,
+)
+from dispatcher.runtime import WebhookRuntime
+from dispatcher.sla import breach_timestamp, sla_deadline
+from service.domain import DeliveryAttempt, DeliveryStatus, LogEntry, Webhook, WebhookType
+from service.envelope import SourceEvent
+from service.settings import DispatcherSettings
+from service.store.parked import ParkedDelivery
+from service.store.webhooks import WebhookRepository
+from service.timefmt import from_epoch_ms, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def new_entry(hook: Webhook, event: SourceEvent, position: str, kafka_ts: int) -> LogEntry:
+    """A PENDING log entry for ``event`` delivered to ``hook``."""
+    ingested = from_epoch_ms(event.created_at_ms or kafka_ts)
+    return LogEntry(
+        event_id=delivered_event_id(event.event_id, hook.web_hook_id),
+        source_event_id=event.event_id,
+        org_id=hook.org_id,
+        web_hook_id=hook.web_hook_id,
+        consumer_group_id=hook.consumer_group_id,
+        event_name=event.event_name,
+        ref_id=event.ref_id,
+        request_id=event.request_id,
+        status=DeliveryStatus.PENDING,
+        ingested_at=ingested,
+        sla_deadline=sla_deadline(ingested, hook.sla_in_seconds),
+        kafka_position=position,
+    )
+
+
+@dataclass
+class Job:
+    """One (event, webhook) delivery in progress."""
+
+    event: SourceEvent
+    entry: LogEntry
+    attempts_made: int = 0
+    first_attempt_at: datetime | None = None
+    seq: int = 0
+    from_parked: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do after an attempt."""
+
+    status: DeliveryStatus
+    wait: float = 0.0  # > 0: retry in place after this many seconds
+    due_at: datetime | None = None  # set: park until then
+    reason: str = ""
+    deactivate: bool = False
+
+
+class Deliverer:
+    """Runs the delivery pipeline for any webhook runtime."""
+
+    def __init__(
+        self,
+        http: HttpSender,
+        queue: QueueSender | None,
+        recorder: Recorder,
+        webhooks: WebhookRepository,
+        settings: DispatcherSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._http = http
+        self._queue = queue
+        self._recorder = recorder
+        self._webhooks = webhooks
+        self._settings = settings
+        self._rng = rng or random.Random()
+
+    async def deliver(
+        self, rt: WebhookRuntime, job: Job, *, in_place: bool = True
+    ) -> DeliveryStatus:
+        """Attempt until an outcome, record it, and return the recorded status."""
+        in_place_left = self._settings.in_place_attempts if in_place else 1
+        while True:
+            result = await self._attempt(rt, job)
+            in_place_left -= 1
+            decision = self._decide(rt, job, result, in_place_left)
+            if decision.wait > 0:
+                await asyncio.sleep(decision.wait)
+                continue
+            break
+        if decision.deactivate:
+            await self._deactivate(rt, decision.reason)
+        await self._record(rt, job, decision)
+        return decision.status
+
+    async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult:
+        hook = rt.hook
+        async with rt.slots:
+            rt.in_flight += 1
+            rt.max_in_flight_seen = max(rt.max_in_flight_seen, rt.in_flight)
+            try:
+                now = utcnow()
+                if job.entry.started_at is None:
+                    job.entry.started_at = now
+                if job.first_attempt_at is None:
+                    job.first_attempt_at = now
+                req = build_request(
+                    hook, job.event, job.entry.event_id, hook.signing_secrets(now), int(time.time())
+                )
+                if hook.type is WebhookType.QUEUE and self._queue is not None:
+                    result = await self._queue.send(req, job.event.ref_id)
+                else:
+                    result = await self._http.send(req)
+            finally:
+                rt.in_flight -= 1
+        job.attempts_made += 1
+        job.entry.attempts.append(
+            DeliveryAttempt(
+                time=now,
+                http_status=result.http_status,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                response_body=result.body,
+                response_truncated=result.truncated,
+            )
+        )
+        job.entry.last_http_status = result.http_status
+        job.entry.last_duration_ms = result.duration_ms
+        return result
+
+    def _decide(
+        self, rt: WebhookRuntime, job: Job, result: AttemptResult, in_place_left: int
+    ) -> Decision:
+        if result.http_status == 0 and result.error:
+            outcome = Outcome.RETRIABLE if result.retriable_error else Outcome.PERMANENT
+        elif result.http_status == 0:
+            outcome = Outcome.SUCCESS  # produced to a QUEUE webhook's topic
+        else:
+            outcome = classify_status(result.http_status)
+        if outcome is Outcome.SUCCESS:
+            rt.circuit_dirty |= rt.circuit.on_success()
+            return Decision(DeliveryStatus.DELIVERED)
+        reason = result.error or f"HTTP {result.http_status}"
+        if outcome is Outcome.GONE:
+            return Decision(DeliveryStatus.FAILED, reason="HTTP 410 Gone", deactivate=True)
+        if outcome is Outcome.PERMANENT:
+            return Decision(DeliveryStatus.FAILED, reason=f"non-retriable: {reason}")
+        rt.circuit_dirty |= rt.circuit.on_failure(time.monotonic())
+        now = utcnow()
+        first = job.first_attempt_at or now
+        if not should_retry(rt.policy, job.attempts_made, first, now):
+            return Decision(DeliveryStatus.FAILED, reason=f"retries exhausted: {reason}")
+        delay = next_delay(
+            rt.policy,
+            job.attempts_made,
+            retry_after=parse_retry_after(result.retry_after, now),
+            rng=self._rng,
+        )
+        if (
+            in_place_left > 0
+            and delay <= self._settings.in_place_max_delay_seconds
+            and rt.circuit.allows_traffic
+        ):
+            return Decision(DeliveryStatus.RETRYING, wait=delay)
+        return Decision(
+            DeliveryStatus.RETRYING, due_at=now + timedelta(seconds=delay), reason=reason
+        )
+
+    async def _record(self, rt: WebhookRuntime, job: Job, d: Decision) -> None:
+        entry = job.entry
+        now = utcnow()
+        entry.status = d.status
+        entry.updated_at = now
+        park: ParkedDelivery | None = None
+        if d.status is DeliveryStatus.RETRYING:
+            entry.next_attempt_at = d.due_at
+            entry.failure_reason = ""
+            entry.sla_breach_at = breach_timestamp(
+                entry.ingested_at, rt.hook.sla_in_seconds, None, now
+            )
+            park = _parked(rt, job, d.due_at or now, "retry")
+        else:
+            entry.ended_at = now
+            entry.next_attempt_at = None
+            entry.failure_reason = d.reason
+            entry.sla_breach_at = breach_timestamp(
+                entry.ingested_at, rt.hook.sla_in_seconds, now, now
+            )
+            entry.source_event = job.event.to_doc() if d.status is DeliveryStatus.FAILED else None
+        unpark = entry.event_id if job.from_parked and park is None else None
+        await self._recorder.record(entry, park=park, unpark=unpark)
+        if park is not None:
+            rt.parked_keys.add(entry.ref_id)
+
+    async def park_behind(self, rt: WebhookRuntime, job: Job) -> None:
+        """Ordered mode: an earlier event of this refId is parked, so this one
+        is parked too, due now; the scheduler sends each refId's line in order."""
+        now = utcnow()
+        job.entry.status = DeliveryStatus.PENDING
+        job.entry.next_attempt_at = now
+        job.entry.updated_at = now
+        park = _parked(rt, job, now, "ordered: behind an earlier event of this refId")
+        await self._recorder.record(job.entry, park=park)
+
+    async def _deactivate(self, rt: WebhookRuntime, reason: str) -> None:
+        log.warning(
+            "webhook deactivated: %s",
+            reason,
+            extra={
+                "web_hook_id": rt.hook.web_hook_id,
+                "consumer_group_id": rt.hook.consumer_group_id,
+            },
+        )
+        rt.hook.active = False
+        try:
+            await self._webhooks.deactivate(rt.hook.web_hook_id, reason, utcnow())
+        except Exception as exc:  # the outcome is still recorded; the supervisor retries
+            log.warning("could not store deactivation: %s", exc)
+
+
+def _parked(rt: WebhookRuntime, job: Job, due_at: datetime, reason: str) -> ParkedDelivery:
+    return ParkedDelivery(
+        event_id=job.entry.event_id,
+        web_hook_id=rt.hook.web_hook_id,
+        org_id=job.entry.org_id,
+        ref_id=job.entry.ref_id,
+        due_at=due_at,
+        seq=job.seq,
+        attempts_made=job.attempts_made,
+        first_attempt_at=job.first_attempt_at,
+        event=job.event.to_doc(),
+        kafka_position=job.entry.kafka_position,
+        reason=reason,
+    )

@@ -1,0 +1,41 @@
+"""Per-webhook runtime state shared by its Kafka consumer and the retry
+scheduler in one process: the current configuration, the connection cap, the
+circuit breaker and the ordering lines."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from dispatcher.circuit import Circuit
+from dispatcher.ordering import KeyedSequencer
+from dispatcher.retry_policy import RetryPolicy
+from service.domain import Webhook
+
+
+@dataclass
+class WebhookRuntime:
+    """Everything one process knows and holds about one webhook."""
+
+    hook: Webhook
+    circuit: Circuit
+    # At most maxAllowedConnections requests in flight from this process.
+    slots: asyncio.Semaphore = field(init=False)
+    sequencer: KeyedSequencer = field(default_factory=KeyedSequencer)
+    # refIds with a parked delivery: in ordered mode later events of those
+    # refIds queue behind it instead of overtaking.
+    parked_keys: set[str] = field(default_factory=set)
+    in_flight: int = 0
+    max_in_flight_seen: int = 0
+    circuit_dirty: bool = False
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.hook.max_allowed_connections)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.hook.no_of_retry_attempts)
+
+    @property
+    def cap(self) -> int:
+        return self.hook.max_allowed_connections

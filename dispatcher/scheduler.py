@@ -1,0 +1,140 @@
+"""Re-sends parked deliveries when they are due.
+
+Any dispatcher process may send any parked delivery: it claims it with a lease
+in MongoDB first, so two processes never send the same one at once and a
+crashed process's claims simply expire. Parked deliveries use the same
+per-webhook connection cap and circuit breaker as fresh ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from dispatcher.fetcher import RecordFetcher
+from dispatcher.pipeline import Deliverer, Job, new_entry
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from service.domain import DeliveryStatus, LogEntry
+from service.envelope import SourceEvent
+from service.errors import Unavailable
+from service.store.logs import DeliveryLogRepository
+from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
+from service.timefmt import utcnow
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+IDLE_POLL_SECONDS = 0.25
+
+
+class RetryScheduler:
+    """Claims due parked deliveries and runs them through the pipeline."""
+
+    def __init__(
+        self,
+        parked: ParkedDeliveryRepository,
+        logs: DeliveryLogRepository,
+        deliverer: Deliverer,
+        recorder: Recorder,
+        fetcher: RecordFetcher,
+        runtimes: Callable[[], dict[str, WebhookRuntime]],
+        owner: str,
+        concurrency: int,
+    ) -> None:
+        self._parked = parked
+        self._logs = logs
+        self._deliverer = deliverer
+        self._recorder = recorder
+        self._fetcher = fetcher
+        self._runtimes = runtimes
+        self._owner = owner
+        self._concurrency = concurrency
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            claimed = await self._claim_some()
+            if not claimed:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), IDLE_POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=15)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+
+    async def _claim_some(self) -> int:
+        claimed = 0
+        while len(self._tasks) < self._concurrency and not self._stopping.is_set():
+            ids = [i for i, rt in self._runtimes().items() if rt.circuit.allows_traffic]
+            if not ids:
+                break
+            try:
+                parked = await self._parked.claim_due(utcnow(), self._owner, LEASE, ids)
+            except Unavailable:
+                break
+            if parked is None:
+                break
+            claimed += 1
+            task = asyncio.create_task(self._run_one(parked))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return claimed
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The lease runs out and another claim retries it.
+            log.error("parked delivery failed", exc_info=task.exception())
+
+    async def _run_one(self, p: ParkedDelivery) -> None:
+        rt = self._runtimes().get(p.web_hook_id)
+        if rt is None or not rt.circuit.allows_traffic:
+            await self._parked.release(p.event_id, utcnow() + timedelta(seconds=5))
+            return
+        if rt.hook.ordered_delivery and await self._parked.has_earlier(p):
+            await self._parked.release(p.event_id, utcnow() + timedelta(milliseconds=200))
+            return
+        event = SourceEvent.from_doc(p.event) if p.event else None
+        if event is None and p.kafka_position:
+            event = await self._fetcher.fetch(p.kafka_position)
+        entry = await self._logs.get_any(p.event_id)
+        if event is None:
+            await self._give_up(p, entry)
+            return
+        if entry is None:
+            entry = new_entry(rt.hook, event, p.kafka_position, event.created_at_ms)
+        entry.ended_at = None
+        job = Job(
+            event=event,
+            entry=entry,
+            attempts_made=p.attempts_made,
+            first_attempt_at=p.first_attempt_at,
+            seq=p.seq,
+            from_parked=True,
+        )
+        if not rt.hook.ordered_delivery:
+            await self._deliverer.deliver(rt, job, in_place=False)
+            return
+        key = event.ref_id
+        async with rt.sequencer.turn(key, rt.sequencer.reserve(key)):
+            status = await self._deliverer.deliver(rt, job, in_place=False)
+            if status is not DeliveryStatus.RETRYING and not await self._parked.count_for(
+                rt.hook.web_hook_id, key
+            ):
+                rt.parked_keys.discard(key)
+
+    async def _give_up(self, p: ParkedDelivery, entry: LogEntry | None) -> None:
+        log.warning("parked delivery %s: event no longer available", p.event_id)
+        if entry is None:
+            await self._parked.remove(p.event_id)
+            return
+        entry.status = DeliveryStatus.FAILED
+        entry.failure_reason = "event no longer available in Kafka for replay"
+        entry.ended_at = utcnow()
+        await self._recorder.record(entry, unpark=p.event_id)

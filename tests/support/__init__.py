@@ -1,0 +1,1 @@
+"""Test support: real receivers, producers and fixtures shared by test modules."""
