@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from support.hooks import add_webhook
 from support.kafka import EventProducer, make_event
 from support.receiver import Receiver
+from support.waiting import wait_until
 
 from dispatcher.app import Dispatcher
 from dispatcher.payload import delivered_event_id
@@ -17,17 +16,6 @@ from service.store import Store
 
 ORG = 101
 OTHER_ORG = 202
-
-
-async def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 async def test_delivers_signed_envelope_and_logs_it(

@@ -99,11 +99,11 @@ class Receiver:
     def ok_for(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 30.0) -> None:
         """Wait until ``predicate()`` holds (re-checked on every request)."""
 
         async def _wait() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
 
-        await asyncio.wait_for(_wait(), timeout)
+        await asyncio.wait_for(_wait(), within)
