@@ -8,19 +8,16 @@ started here and stopped at the end of the session; set ``MONGODB_URI`` /
 
 from __future__ import annotations
 
-import itertools
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
+from support.stack import make_settings
 
 from service.devstack import Stack, start_stack
-from service.settings import KafkaSettings, MongoSettings, Settings
-
-_counter = itertools.count()
+from service.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -31,37 +28,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
-
-
-def make_settings(stack: Stack, **env: str) -> Settings:
-    """Settings for a test: its own database and topic prefix, fast group joins."""
-    n = next(_counter)
-    suffix = uuid.uuid4().hex[:8]
-    base = Settings.from_env(
-        {
-            "KAFKA_SESSION_TIMEOUT_MS": "2000",
-            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-            "EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS": "127.0.0.1,localhost",
-            "EVENTNOTIFY_SERVICE_METRICS_PORT": "0",
-            "EVENTNOTIFY_DISPATCHER_METRICS_PORT": "0",
-            "EVENTNOTIFY_GRPC_ADDRESS": "127.0.0.1:0",
-            **env,
-        }
-    )
-    mongo = MongoSettings(
-        uri=stack.mongodb_uri,
-        database=f"t{n}_{suffix}",
-        timeout_ms=base.mongo.timeout_ms,
-        log_ttl_days=base.mongo.log_ttl_days,
-    )
-    kafka = KafkaSettings(
-        bootstrap_servers=stack.kafka_bootstrap,
-        topic_prefix=f"t{n}{suffix}.",
-        topic_partitions=base.kafka.topic_partitions,
-        session_timeout_ms=base.kafka.session_timeout_ms,
-        heartbeat_interval_ms=base.kafka.heartbeat_interval_ms,
-    )
-    return base.replace(mongo=mongo, kafka=kafka)
 
 
 @pytest.fixture
