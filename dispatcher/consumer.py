@@ -292,6 +292,10 @@ class WebhookConsumer:
         finally:
             await consumer.stop()
 
+    def assigned(self) -> bool:
+        """Whether the group gave this consumer partitions (it is consuming)."""
+        return self._consumer is not None and bool(self._consumer.assignment())
+
     def lag(self) -> int:
         """Messages fetched but not yet recorded."""
         return self._tracker.open_count()

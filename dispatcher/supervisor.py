@@ -64,6 +64,9 @@ class Supervisor:
         self._running: dict[str, _Running] = {}
         self._known_topics: set[str] = set()
         self._stopping = asyncio.Event()
+        # One sync at a time: two interleaved syncs would both start a consumer
+        # for a new webhook, leaving an orphan that never sees config changes.
+        self._sync_lock = asyncio.Lock()
         self.synced = asyncio.Event()
 
     async def run(self) -> None:
@@ -79,7 +82,8 @@ class Supervisor:
                 )
             except TimeoutError:
                 pass
-        await asyncio.gather(*(self._stop(i) for i in list(self._running)))
+        async with self._sync_lock:
+            await asyncio.gather(*(self._stop(i) for i in list(self._running)))
 
     def shutdown(self) -> None:
         self._stopping.set()
@@ -89,6 +93,11 @@ class Supervisor:
         return running.consumer if running else None
 
     async def sync(self) -> None:
+        """Bring running consumers in line with the stored webhooks."""
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         await self._catalog.refresh()
         hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
         for hook_id in list(self._running):

@@ -1,0 +1,331 @@
+"""Delivery behaviours on the local stack: ordering, SLA, signatures during
+rotation, QUEUE webhooks, the circuit breaker, live webhook changes, SSRF."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from support.hooks import add_webhook
+from support.kafka import EventProducer, make_event
+from support.receiver import Receiver, Reply
+from support.stack import make_settings
+from support.waiting import wait_until
+
+from dispatcher.app import Dispatcher
+from dispatcher.payload import delivered_event_id
+from service.devstack import Stack
+from service.domain import CircuitState, DeliveryStatus, LogEntry, SigningSecret, WebhookType
+from service.receiver import WebhookVerificationError, verify
+from service.settings import Settings
+from service.signing import new_secret
+from service.store import Store
+from service.timefmt import to_epoch_ms, utcnow
+
+ORG = 11
+
+
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    return make_settings(
+        stack,
+        EVENTNOTIFY_IN_PLACE_ATTEMPTS="1",
+        EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD="3",
+        EVENTNOTIFY_CIRCUIT_COOLDOWN_SECONDS="1",
+        EVENTNOTIFY_REFRESH_SECONDS="0.5",
+    )
+
+
+async def logged(store: Store, event_id: str, status: DeliveryStatus) -> LogEntry:
+    async def probe() -> LogEntry | None:
+        e = await store.logs.get(ORG, event_id)
+        return e if e is not None and e.status is status else None
+
+    return await wait_until(probe)
+
+
+async def test_ordered_mode_keeps_ref_order_through_failures(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    # The first event of ref A fails twice (parked), later A events must wait;
+    # ref B events flow meanwhile.
+    def behaviour(req, n):  # type: ignore[no-untyped-def]
+        body = req.json
+        if body["refId"] == "A" and body["data"]["seq"] == 0 and behaviour.fails < 2:
+            behaviour.fails += 1
+            return Reply(503)
+        return Reply(200, delay=0.01)
+
+    behaviour.fails = 0  # type: ignore[attr-defined]
+    receiver.on("/ordered", behaviour)
+    hook = await add_webhook(
+        store,
+        ORG,
+        receiver.url("/ordered"),
+        ["badgeEarned"],
+        ordered_delivery=True,
+        max_allowed_connections=4,
+    )
+    await dispatcher.supervisor.sync()
+    async with EventProducer(settings) as p:
+        for seq in range(6):
+            for ref in ("A", "B", "C"):
+                await p.publish(make_event(ORG, "badgeEarned", ref, {"seq": seq}))
+        await p.flush()
+    await receiver.wait_for(lambda: len(receiver.ok_for("/ordered")) == 18, within=60)
+    for ref in ("A", "B", "C"):
+        seqs = [
+            r.json["data"]["seq"] for r in receiver.ok_for("/ordered") if r.json["refId"] == ref
+        ]
+        assert seqs == list(range(6)), (ref, seqs)
+    # B and C did not wait for A's retries.
+    first_a = next(r for r in receiver.ok_for("/ordered") if r.json["refId"] == "A")
+    last_b = [r for r in receiver.ok_for("/ordered") if r.json["refId"] == "B"][-1]
+    assert last_b.at < first_a.at
+
+    async def unparked() -> bool:
+        return await store.parked.count_for(hook.web_hook_id) == 0
+
+    await wait_until(unparked)
+
+
+async def test_sla_breach_stamped_for_slow_and_not_for_fast(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.on("/slow", lambda _r, _n: Reply(200, delay=1.5))
+    slow = await add_webhook(store, ORG, receiver.url("/slow"), ["badgeEarned"], sla_in_seconds=1)
+    fast = await add_webhook(store, ORG, receiver.url("/fast"), ["badgeEarned"], sla_in_seconds=1)
+    await dispatcher.supervisor.sync()
+    # Publish only once both groups consume, so the SLA clock measures delivery.
+    await wait_until(_assigned(dispatcher, slow.web_hook_id))
+    await wait_until(_assigned(dispatcher, fast.web_hook_id))
+    event = make_event(ORG, "badgeEarned", "sla", {})
+    async with EventProducer(settings) as p:
+        await p.publish(event)
+    slow_entry = await logged(
+        store, delivered_event_id(event.event_id, slow.web_hook_id), DeliveryStatus.DELIVERED
+    )
+    fast_entry = await logged(
+        store, delivered_event_id(event.event_id, fast.web_hook_id), DeliveryStatus.DELIVERED
+    )
+    assert slow_entry.sla_breach_at == slow_entry.ingested_at + timedelta(seconds=1)
+    assert fast_entry.sla_breach_at is None
+
+
+async def test_sweeper_marks_pending_breach(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.on("/down", lambda _r, _n: Reply(503))
+    hook = await add_webhook(store, ORG, receiver.url("/down"), ["badgeEarned"], sla_in_seconds=1)
+    await dispatcher.supervisor.sync()
+    event = make_event(ORG, "badgeEarned", "sweep", {})
+    async with EventProducer(settings) as p:
+        await p.publish(event)
+    event_id = delivered_event_id(event.event_id, hook.web_hook_id)
+    await logged(store, event_id, DeliveryStatus.RETRYING)
+
+    async def breached() -> LogEntry | None:
+        await store.logs.mark_sla_breaches(utcnow())  # what the sweeper runs
+        e = await store.logs.get(ORG, event_id)
+        return e if e is not None and e.sla_breach_at is not None else None
+
+    entry = await wait_until(breached)
+    assert entry.status is DeliveryStatus.RETRYING
+    assert entry.sla_breach_at == entry.ingested_at + timedelta(seconds=1)
+
+
+async def test_rotation_signs_with_old_and_new_secret_during_grace(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    hook = await add_webhook(store, ORG, receiver.url("/sig"), ["badgeEarned"])
+    old = hook.secrets[0].secret
+    await dispatcher.supervisor.sync()
+    async with EventProducer(settings) as p:
+        await p.publish(make_event(ORG, "badgeEarned", "s1", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/sig")) == 1)
+        # Rotate with a grace period, as RotateSecret does.
+        new = new_secret()
+        now = utcnow()
+        await store.webhooks.set_fields(
+            hook.web_hook_id,
+            {
+                "secrets": [
+                    {"secret": new, "created_at": now, "expires_at": None},
+                    {
+                        "secret": old,
+                        "created_at": hook.secrets[0].created_at,
+                        "expires_at": now + timedelta(hours=1),
+                    },
+                ]
+            },
+        )
+        await dispatcher.supervisor.sync()
+        await p.publish(make_event(ORG, "badgeEarned", "s2", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/sig")) == 2)
+        # Grace period over: only the new secret signs.
+        await store.webhooks.set_fields(
+            hook.web_hook_id,
+            {"secrets": [{"secret": new, "created_at": now, "expires_at": None}]},
+        )
+        await dispatcher.supervisor.sync()
+        await p.publish(make_event(ORG, "badgeEarned", "s3", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/sig")) == 3)
+    first, during, after = receiver.ok_for("/sig")
+    verify(old, first.headers, first.body)
+    assert len(during.headers["webhook-signature"].split()) == 2
+    verify(old, during.headers, during.body)
+    verify(new, during.headers, during.body)
+    verify(new, after.headers, after.body)
+    with pytest.raises(WebhookVerificationError):
+        verify(old, after.headers, after.body)
+    assert isinstance(SigningSecret(new, now), SigningSecret)
+
+
+async def test_queue_webhook_produces_to_its_topic(
+    settings: Settings, store: Store, dispatcher: Dispatcher
+) -> None:
+    out_topic = settings.kafka.topic_prefix + "out"
+    hook = await add_webhook(store, ORG, out_topic, ["badgeEarned"], type=WebhookType.QUEUE)
+    await dispatcher.supervisor.sync()
+    event = make_event(ORG, "badgeEarned", "q1", {"x": 1})
+    async with EventProducer(settings) as p:
+        await p.publish(event)
+    entry = await logged(
+        store, delivered_event_id(event.event_id, hook.web_hook_id), DeliveryStatus.DELIVERED
+    )
+    consumer = AIOKafkaConsumer(
+        out_topic,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        msg = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert msg.key == b"q1"
+    headers = {k: v.decode() for k, v in msg.headers}
+    verify(hook.secrets[0].secret, headers, msg.value)
+    assert entry.event_id in msg.value.decode()
+
+
+async def test_circuit_opens_pauses_and_recovers(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    state = {"up": False}
+    receiver.on("/cb", lambda _r, _n: Reply(200) if state["up"] else Reply(503))
+    hook = await add_webhook(
+        store, ORG, receiver.url("/cb"), ["badgeEarned"], max_allowed_connections=1
+    )
+    await dispatcher.supervisor.sync()
+    events = [make_event(ORG, "badgeEarned", f"cb{i}", {}) for i in range(10)]
+    async with EventProducer(settings) as p:
+        for e in events:
+            await p.publish(e)
+
+    async def circuit(want: CircuitState) -> bool:
+        await dispatcher.supervisor.sync()
+        h = await store.webhooks.get(ORG, hook.web_hook_id)
+        return h is not None and h.circuit_state is want
+
+    await wait_until(lambda: circuit(CircuitState.OPEN))
+    # While open, the consumer is paused: events wait in Kafka, unrecorded.
+    consumer = dispatcher.supervisor.consumer(hook.web_hook_id)
+    assert consumer is not None
+    state["up"] = True
+    await receiver.wait_for(lambda: len(receiver.ok_for("/cb")) >= 10, within=60)
+    await wait_until(lambda: circuit(CircuitState.CLOSED))
+    got = {r.json["eventId"] for r in receiver.ok_for("/cb")}
+    assert got == {delivered_event_id(e.event_id, hook.web_hook_id) for e in events}
+
+
+async def test_webhook_changes_apply_without_restart(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    hook = await add_webhook(store, ORG, receiver.url("/v1"), ["badgeEarned"])
+    await wait_until(_running(dispatcher, hook.web_hook_id))
+    async with EventProducer(settings) as p:
+        await p.publish(make_event(ORG, "badgeEarned", "c1", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/v1")) == 1)
+        # URL change: picked up in place.
+        await store.webhooks.set_fields(hook.web_hook_id, {"url": receiver.url("/v2")})
+        await wait_until(_url_is(dispatcher, hook.web_hook_id, receiver.url("/v2")))
+        await p.publish(make_event(ORG, "badgeEarned", "c2", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/v2")) == 1)
+        # Subscription change: the consumer restarts on the new topics.
+        await store.webhooks.set_fields(hook.web_hook_id, {"event_names": ["cardUpdated"]})
+        await wait_until(_topics_are(dispatcher, hook.web_hook_id, "cardUpdated"))
+        await p.publish(make_event(ORG, "cardUpdated", "c3", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/v2")) == 2)
+        # Deactivation: the consumer stops; nothing more is delivered.
+        await store.webhooks.set_fields(hook.web_hook_id, {"active": False})
+        await wait_until(_stopped(dispatcher, hook.web_hook_id))
+        await p.publish(make_event(ORG, "cardUpdated", "c4", {}))
+        await p.flush()
+    assert [r.json["refId"] for r in receiver.ok_for("/v2")] == ["c2", "c3"]
+
+
+def _running(d: Dispatcher, hook_id: str):  # type: ignore[no-untyped-def]
+    async def probe() -> bool:
+        return d.supervisor.consumer(hook_id) is not None
+
+    return probe
+
+
+def _assigned(d: Dispatcher, hook_id: str):  # type: ignore[no-untyped-def]
+    async def probe() -> bool:
+        c = d.supervisor.consumer(hook_id)
+        return c is not None and c.assigned()
+
+    return probe
+
+
+def _stopped(d: Dispatcher, hook_id: str):  # type: ignore[no-untyped-def]
+    async def probe() -> bool:
+        return d.supervisor.consumer(hook_id) is None
+
+    return probe
+
+
+def _url_is(d: Dispatcher, hook_id: str, url: str):  # type: ignore[no-untyped-def]
+    async def probe() -> bool:
+        rt = d.supervisor.runtimes.get(hook_id)
+        return rt is not None and rt.hook.url == url
+
+    return probe
+
+
+def _topics_are(d: Dispatcher, hook_id: str, name: str):  # type: ignore[no-untyped-def]
+    async def probe() -> bool:
+        c = d.supervisor.consumer(hook_id)
+        return c is not None and c.topics[0].endswith(name)
+
+    return probe
+
+
+async def test_private_addresses_refused_unless_allow_listed(
+    stack: Stack, receiver: Receiver
+) -> None:
+    settings = make_settings(stack, EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS="")
+    from service.store import open_store
+
+    store = open_store(settings.mongo)
+    await store.ensure_indexes()
+    hook = await add_webhook(store, ORG, receiver.url("/ssrf"), ["badgeEarned"])
+    d = Dispatcher(settings)
+    await d.start()
+    try:
+        await d.supervisor.sync()
+        event = make_event(ORG, "badgeEarned", "ssrf", {}, created_at_ms=to_epoch_ms(utcnow()))
+        async with EventProducer(settings) as p:
+            await p.publish(event)
+        entry = await logged(
+            store, delivered_event_id(event.event_id, hook.web_hook_id), DeliveryStatus.FAILED
+        )
+        assert "not allowed" in entry.attempts[0].error
+        assert receiver.requests == [] and receiver.failed == []
+    finally:
+        await d.shutdown()
+        await store.close()
