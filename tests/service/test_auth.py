@@ -26,7 +26,8 @@ async def test_missing_malformed_unknown_and_revoked_keys_are_unauthenticated(ap
     await api.webhooks.ListWebhooks(LIST, metadata=victim)  # works, and is now cached
     listed = await api.keys.ListApiKeys(admin_pb2.ListApiKeysRequest(), metadata=admin)
     victim_id = next(
-        k.key_id for k in (await api.store.api_keys.list_for_org(1))
+        k.key_id
+        for k in (await api.store.api_keys.list_for_org(1))
         if k.secret_hash == hash_secret(victim[0][1].removeprefix("Bearer "))
     )
     assert victim_id in {k.key_id for k in listed.api_keys}
@@ -41,8 +42,9 @@ async def test_missing_malformed_unknown_and_revoked_keys_are_unauthenticated(ap
         (("authorization", "Bearer en_nope_nope"),),
         victim,  # revoked through the API: refused at once despite the cache
     ):
-        d = await expect_error(api.webhooks.ListWebhooks(LIST, metadata=md),
-                               grpc.StatusCode.UNAUTHENTICATED)
+        d = await expect_error(
+            api.webhooks.ListWebhooks(LIST, metadata=md), grpc.StatusCode.UNAUTHENTICATED
+        )
         assert d.info is not None and d.info.reason == "UNAUTHENTICATED"
 
 
@@ -107,10 +109,13 @@ async def test_root_key_acts_for_any_org(api: Api) -> None:
     as_org9 = (*root, ("x-org-id", "9"))
     hook = (await create_hook(api, as_org9)).webhook
     assert hook.org_id == 9
-    listed = await api.keys.ListApiKeys(admin_pb2.ListApiKeysRequest(), metadata=(*root, ("x-org-id", "7")))
+    listed = await api.keys.ListApiKeys(
+        admin_pb2.ListApiKeysRequest(), metadata=(*root, ("x-org-id", "7"))
+    )
     assert [k.key_id for k in listed.api_keys] == [made.api_key.key_id]
-    d = await expect_error(api.webhooks.ListWebhooks(LIST, metadata=root),
-                           grpc.StatusCode.INVALID_ARGUMENT)
+    d = await expect_error(
+        api.webhooks.ListWebhooks(LIST, metadata=root), grpc.StatusCode.INVALID_ARGUMENT
+    )
     assert d.info is not None and d.info.reason == "ORG_ID_REQUIRED"
     await expect_error(
         api.keys.CreateApiKey(admin_pb2.CreateApiKeyRequest(role=admin_pb2.READ), metadata=root),

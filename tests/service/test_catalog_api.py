@@ -148,9 +148,7 @@ async def test_deactivate_and_reactivate_a_standard_event_for_one_org(
     assert on.active and on.HasField("schema")
 
 
-async def test_update_custom_event_and_read_only_standard_fields(
-    api: Api, org1: Metadata
-) -> None:
+async def test_update_custom_event_and_read_only_standard_fields(api: Api, org1: Metadata) -> None:
     await api.catalog.CreateEventType(_custom(schema=CUSTOM_SCHEMA), metadata=org1)
     new_schema = {"type": "object", "properties": {"sku": {"type": "string"}}}
     changed = await _update(

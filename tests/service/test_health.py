@@ -16,9 +16,9 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-async def wait_status(api: Api, service: str, want: Any, timeout: float = 15.0) -> None:
+async def wait_status(api: Api, service: str, want: Any, within: float = 15.0) -> None:
     """Poll the health service until ``service`` reports ``want``."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         got = await api.health.Check(health_pb2.HealthCheckRequest(service=service))
         if got.status == want:

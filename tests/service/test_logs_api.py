@@ -232,19 +232,21 @@ async def test_group_log_filters(api: Api, org1: Metadata, group: str) -> None:
         assert ids == [e.event_id for e in want], filters
 
 
-async def test_page_tokens_are_bound_to_their_filters(
-    api: Api, org1: Metadata, group: str
-) -> None:
+async def test_page_tokens_are_bound_to_their_filters(api: Api, org1: Metadata, group: str) -> None:
     await api.store.logs.upsert_many([entry(1, group) for _ in range(3)])
     first = await api.logs.ListConsumerGroupLogs(
         log_pb2.ListConsumerGroupLogsRequest(consumer_group_id=group, page_size=1), metadata=org1
     )
     assert first.next_page_token
     cases = [
-        ({"event_name": "pointsIssued", "page_token": first.next_page_token},
-         "PAGE_TOKEN_FILTER_MISMATCH"),
-        ({"sort": log_pb2.DURATION_ASC, "page_token": first.next_page_token},
-         "PAGE_TOKEN_FILTER_MISMATCH"),
+        (
+            {"event_name": "pointsIssued", "page_token": first.next_page_token},
+            "PAGE_TOKEN_FILTER_MISMATCH",
+        ),
+        (
+            {"sort": log_pb2.DURATION_ASC, "page_token": first.next_page_token},
+            "PAGE_TOKEN_FILTER_MISMATCH",
+        ),
         ({"page_token": "bm9wZQ"}, "PAGE_TOKEN_INVALID"),
         ({"start_time": "yesterday"}, "TIME_INVALID"),
         ({"status": 99}, "STATUS_INVALID"),

@@ -1,0 +1,165 @@
+"""The one server interceptor every API call passes through.
+
+In order: request id (from ``x-request-id`` or new; echoed in initial and
+trailing metadata and set in the logging context), authentication (API key
+-> Caller), the method's required role, the org's rate limit, the handler,
+then error mapping (``service.api.errors``) and one JSON access-log line.
+Health checks and reflection pass untouched: probes and grpcurl need no key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import grpc  # type: ignore[import-untyped]
+
+from service.api.auth import Authenticator, RateLimiter
+from service.api.errors import status_code, to_rpc_status
+from service.core.validation import Violation, raise_if_any
+from service.domain import Caller, Role
+from service.errors import DomainError, PermissionDenied
+from service.logging import org_id_var, request_id_var
+
+log = logging.getLogger("eventnotify.api")
+access_log = logging.getLogger("eventnotify.access")
+
+EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+KEYS_SERVICE = "/eventnotify.v1.ApiKeyService/"
+_R, _W, _A = Role.READ, Role.WRITE, Role.ADMIN
+# Role each method needs. A method missing here needs ADMIN: new methods are
+# closed until someone decides who may call them.
+METHOD_ROLES: dict[str, Role] = {
+    "/eventnotify.v1.WebhookService/CreateWebhook": _W,
+    "/eventnotify.v1.WebhookService/GetWebhook": _R,
+    "/eventnotify.v1.WebhookService/ListWebhooks": _R,
+    "/eventnotify.v1.WebhookService/UpdateWebhook": _W,
+    "/eventnotify.v1.WebhookService/DeleteWebhook": _W,
+    "/eventnotify.v1.WebhookService/RotateSecret": _W,
+    "/eventnotify.v1.WebhookService/SendTestEvent": _W,
+    "/eventnotify.v1.EventCatalogService/ListEventTypes": _R,
+    "/eventnotify.v1.EventCatalogService/GetEventType": _R,
+    "/eventnotify.v1.EventCatalogService/CreateEventType": _W,
+    "/eventnotify.v1.EventCatalogService/UpdateEventType": _W,
+    "/eventnotify.v1.EventLogService/GetEventLog": _R,
+    "/eventnotify.v1.EventLogService/ListEventLogsByRequestId": _R,
+    "/eventnotify.v1.EventLogService/ListEventLogsByRefId": _R,
+    "/eventnotify.v1.EventLogService/ListConsumerGroupLogs": _R,
+    "/eventnotify.v1.EventLogService/GetConsumerGroupMetrics": _R,
+    "/eventnotify.v1.EventIngestService/PublishEvent": _W,
+    "/eventnotify.v1.EventIngestService/PublishEvents": _W,
+    "/eventnotify.v1.ReplayService/ResendEvent": _W,
+    "/eventnotify.v1.ReplayService/RecoverFailed": _W,
+    "/eventnotify.v1.ReplayService/RewindConsumerGroup": _W,
+    "/eventnotify.v1.ApiKeyService/CreateApiKey": _A,
+    "/eventnotify.v1.ApiKeyService/ListApiKeys": _A,
+    "/eventnotify.v1.ApiKeyService/RevokeApiKey": _A,
+}
+
+_caller: ContextVar[Caller] = ContextVar("caller")
+# A client's request id is echoed into logs and metadata: keep it short and plain.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of the call being handled."""
+    return _caller.get()
+
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Request id, auth, roles, rate limit, error mapping and access log."""
+
+    def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
+        self._auth = authenticator
+        self._limiter = limiter
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(EXEMPT_PREFIXES) or handler.unary_unary is None:
+            return handler
+        inner: Handler = handler.unary_unary
+
+        async def wrapped(request: Any, context: Any) -> Any:
+            return await self._handle(method, inner, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    async def _authorize(self, method: str, metadata: dict[str, str]) -> Caller:
+        caller = await self._auth.authenticate(
+            metadata.get("authorization", ""), metadata.get("x-org-id", "")
+        )
+        org_id_var.set(caller.org_id)
+        required = METHOD_ROLES.get(method, Role.ADMIN)
+        if caller.role < required:
+            raise PermissionDenied(
+                f"this API key's role ({caller.role.name}) cannot call {method}; "
+                f"{required.name} is needed"
+            )
+        if caller.is_root and caller.org_id == 0 and not method.startswith(KEYS_SERVICE):
+            raise_if_any(
+                [Violation("x-org-id", "required with the root key", "ORG_ID_REQUIRED")],
+                "the root key must name an org in x-org-id metadata",
+            )
+        self._limiter.check(caller.org_id)
+        return caller
+
+    async def _handle(self, method: str, inner: Handler, request: Any, context: Any) -> Any:
+        started = time.perf_counter()
+        metadata = {
+            k.lower(): v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
+        }
+        given = metadata.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+        rid_token = request_id_var.set(request_id)
+        org_token = org_id_var.set(None)
+        code = "CANCELLED"  # unless we get to a result: the client went away
+        try:
+            await context.send_initial_metadata((("x-request-id", request_id),))
+            try:
+                caller_token = _caller.set(await self._authorize(method, metadata))
+                try:
+                    response = await inner(request, context)
+                finally:
+                    _caller.reset(caller_token)
+            except grpc.aio.AbortError:
+                code = _name(context.code())
+                raise
+            except Exception as exc:
+                code = _name(status_code(exc))
+                if not isinstance(exc, DomainError | NotImplementedError):
+                    log.exception("unhandled error in %s", method)
+                await context.abort_with_status(to_rpc_status(exc, request_id))
+                raise  # unreachable: abort_with_status raises
+            context.set_trailing_metadata((("x-request-id", request_id),))
+            code = "OK"
+            return response
+        finally:
+            access_log.info(
+                "%s %s",
+                method,
+                code,
+                extra={
+                    "method": method,
+                    "code": code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+            org_id_var.reset(org_token)
+            request_id_var.reset(rid_token)
+
+
+def _name(code: Any) -> str:
+    return str(getattr(code, "name", code or "UNKNOWN"))

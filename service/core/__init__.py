@@ -1,0 +1,3 @@
+"""Business logic of the gRPC service: plain async functions over the
+repositories and the calling principal, raising ``service.errors`` types.
+Nothing here knows about protobuf or gRPC."""
