@@ -135,7 +135,11 @@ def mongo_uri(port: int) -> str:
 
 
 def start_stack(
-    log_dir: Path, env: dict[str, str] | None = None, mongo_port: int = 0, kafka_port: int = 0
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    mongo_port: int = 0,
+    kafka_port: int = 0,
+    mongo_storage: str = ":memory:",
 ) -> Stack:
     """Start whatever the environment does not already point at."""
     env = dict(os.environ if env is None else env)
@@ -145,7 +149,7 @@ def start_stack(
     bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "")
     try:
         if not uri:
-            srv = mongo_server(mongo_port or free_port(), log_dir)
+            srv = mongo_server(mongo_port or free_port(), log_dir, mongo_storage)
             srv.start()
             servers.append(srv)
             uri = mongo_uri(srv.port)
