@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventnotify.v1 import envelope_pb2
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
-
-from eventnotify.v1 import envelope_pb2
 
 CONTENT_TYPE_HEADER = "content-type"
 PROTOBUF = "application/x-protobuf"
