@@ -32,7 +32,7 @@ class MongoSettings:
     uri: str = setting(
         "MONGODB_URI",
         "mongodb://127.0.0.1:27017/?replicaSet=secantus&retryWrites=false",
-        "MongoDB connection string (a replica set: change streams and TTL are used).",
+        "MongoDB connection string (MongoDB >= 6.0; a replica set in production).",
     )
     database: str = setting("MONGODB_DATABASE", "eventnotify", "Database name.")
     timeout_ms: int = setting(
@@ -132,11 +132,6 @@ class DispatcherSettings:
         "EVENTNOTIFY_REFRESH_SECONDS",
         2.0,
         "How often webhook and catalogue changes are picked up.",
-    )
-    secret_grace_seconds: int = setting(
-        "EVENTNOTIFY_SECRET_GRACE_SECONDS",
-        86400,
-        "Default time a rotated-out signing secret keeps signing.",
     )
     circuit_failure_threshold: int = setting(
         "EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD",

@@ -136,16 +136,25 @@ def _resolves(ref: str, resource: Any) -> bool:
         return True
     if not fragment.startswith("/"):
         return fragment in _anchors(resource)
-    node = resource
-    for token in fragment[1:].split("/"):
+    return _follow_pointer(resource, fragment) is not _MISSING
+
+
+_MISSING = object()
+
+
+def _follow_pointer(root: Any, pointer: str) -> Any:
+    """The node a JSON Pointer ("/a/0/b", already URL-decoded) names in
+    ``root``, or ``_MISSING``."""
+    node = root
+    for token in pointer[1:].split("/"):
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, Mapping) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
             node = node[int(token)]
         else:
-            return False
-    return True
+            return _MISSING
+    return node
 
 
 def _anchors(node: Any) -> set[str]:
@@ -444,16 +453,8 @@ class _Sampler:
     def _resolve(self, ref: str) -> Any:
         if not ref.startswith("#/"):
             return None
-        node: Any = self._root
-        for token in unquote(ref[2:]).split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None
-        return node
+        node = _follow_pointer(self._root, unquote(ref[1:]))
+        return None if node is _MISSING else node
 
     def _typed(self, schema: Schema, name: str, depth: int) -> Any:
         kind = _sample_type(schema, is_root=depth == 0)
