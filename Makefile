@@ -5,7 +5,7 @@ MONGO_VENV := .venv-mongo
 PY := $(VENV)/bin/python
 PROTO_SRC := $(wildcard protos/eventnotify/v1/*.proto)
 
-.PHONY: run test install protos lint typecheck unit bench bench-api clean
+.PHONY: run test install system-deps protos lint typecheck unit bench bench-api clean
 
 ## Install the project (and the local MongoDB stand-in) into virtualenvs.
 install: $(VENV)/.installed $(MONGO_VENV)/.installed protos
@@ -31,8 +31,14 @@ run: install
 	$(PY) -m service.devstack run
 
 ## Lint, type-check and run the whole suite against a fresh local stack.
-test: install lint typecheck
+test: install system-deps lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider
+
+## Tools the cross-language tests drive: kcat (Debian) and the Node gRPC client (npm).
+system-deps:
+	command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
+	command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	test -d tests/node/node_modules || (cd tests/node && npm ci --no-audit --no-fund --ignore-scripts)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check service dispatcher tests

@@ -17,6 +17,7 @@ from dispatcher.catalog_cache import CatalogCache
 from dispatcher.consumer import WebhookConsumer
 from dispatcher.fetcher import RecordFetcher
 from dispatcher.http_sender import HttpSender
+from dispatcher.metrics import DispatcherMetrics, ParkedCounts, RuntimeCollector
 from dispatcher.pipeline import Deliverer
 from dispatcher.queue_sender import QueueSender
 from dispatcher.recorder import Recorder
@@ -25,6 +26,7 @@ from dispatcher.scheduler import RetryScheduler
 from dispatcher.ssrf import AddressPolicy
 from dispatcher.supervisor import Supervisor
 from dispatcher.sweeper import SlaSweeper
+from service.metrics import MetricsServer, new_registry
 from service.settings import Settings
 from service.store import Store, open_store
 
@@ -51,6 +53,9 @@ class Dispatcher:
         self.owner = f"dispatcher-{uuid.uuid4().hex[:12]}"
         self.store = store or open_store(settings.mongo)
         d = settings.dispatcher
+        # This process's own registry: tests run several dispatchers in one process.
+        self.registry = new_registry()
+        self.metrics = DispatcherMetrics(self.registry)
         self.http = HttpSender(
             AddressPolicy(d.allowed_private_hosts),
             d.http_connect_timeout_seconds,
@@ -74,7 +79,7 @@ class Dispatcher:
         self.catalog = CatalogCache(self.store.event_types)
         self.fetcher = RecordFetcher(settings.kafka.bootstrap_servers)
         self.supervisor = Supervisor(
-            self.store, self.catalog, settings, self._make_consumer, self.owner
+            self.store, self.catalog, settings, self._make_consumer, self.owner, self.metrics
         )
         self.scheduler = RetryScheduler(
             self.store.parked,
@@ -87,7 +92,18 @@ class Dispatcher:
             d.scheduler_concurrency,
         )
         self.sweeper = SlaSweeper(self.store.logs)
+        self.parked_counts = ParkedCounts(self.store.parked, d.refresh_seconds)
+        self.registry.register(RuntimeCollector(self._runtime_views, self.parked_counts))
+        self.metrics_server: MetricsServer | None = None
+        if d.metrics_port:
+            self.metrics_server = MetricsServer(
+                self.registry, settings.metrics_host, d.metrics_port
+            )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _runtime_views(self) -> list[tuple[WebhookRuntime, WebhookConsumer | None]]:
+        runtimes = list(self.supervisor.runtimes.items())
+        return [(rt, self.supervisor.consumer(i)) for i, rt in runtimes]
 
     def _make_consumer(self, rt: WebhookRuntime) -> WebhookConsumer:
         return WebhookConsumer(
@@ -101,6 +117,8 @@ class Dispatcher:
         )
 
     async def start(self) -> None:
+        if self.metrics_server is not None:  # first: scrapeable while waiting for MongoDB
+            await self.metrics_server.start()
         await _retry("MongoDB indexes", self.store.ensure_indexes)
         await _retry("Kafka producer", self.producer.start)
         await self.http.start()
@@ -110,6 +128,8 @@ class Dispatcher:
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.sweeper.run(), name="sla-sweeper"),
         ]
+        if self.metrics_server is not None:  # nobody reads the parked count otherwise
+            self._tasks.append(asyncio.create_task(self.parked_counts.run(), name="parked-count"))
         log.info("dispatcher %s started", self.owner)
 
     async def shutdown(self) -> None:
@@ -117,6 +137,7 @@ class Dispatcher:
         self.supervisor.shutdown()
         self.scheduler.shutdown()
         self.sweeper.shutdown()
+        self.parked_counts.shutdown()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
         self.recorder.shutdown()
         await asyncio.gather(self._tasks[0], return_exceptions=True)
@@ -124,4 +145,6 @@ class Dispatcher:
         await self.fetcher.close()
         await self.producer.stop()
         await self.store.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         log.info("dispatcher %s stopped", self.owner)

@@ -26,6 +26,7 @@ from dispatcher.runtime import WebhookRuntime
 from service.catalog.schemas import validate_data
 from service.domain import DeliveryStatus, LogEntry
 from service.envelope import EnvelopeError, SourceEvent, decode, topic_for
+from service.logging import consumer_group_id_var, event_id_var, request_id_var
 from service.settings import DispatcherSettings, KafkaSettings
 from service.store.parked import ParkedDeliveryRepository
 from service.timefmt import from_epoch_ms, utcnow
@@ -67,6 +68,9 @@ class WebhookConsumer:
     async def run(self) -> None:
         """Consume until ``stop``; then drain, commit and leave the group."""
         hook = self.rt.hook
+        # Every log line of this consumer and of the tasks it starts (deliveries,
+        # the client's rebalance callbacks) names the consumer group.
+        consumer_group_id_var.set(hook.consumer_group_id)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             group_id=hook.consumer_group_id,
@@ -179,12 +183,14 @@ class WebhookConsumer:
         return new_entry(self.rt.hook, event, position, kafka_ts)
 
     async def _deliver(self, wm: PartitionWatermark, offset: int, job: Job) -> None:
+        _log_context(job)
         await self._deliverer.deliver(self.rt, job)
         wm.done(offset)
 
     async def _deliver_ordered(
         self, wm: PartitionWatermark, offset: int, job: Job, place: Any
     ) -> None:
+        _log_context(job)
         async with self.rt.sequencer.turn(job.event.ref_id, place):
             if job.event.ref_id in self.rt.parked_keys:
                 # An earlier event of this refId is parked: queue behind it.
@@ -224,8 +230,12 @@ class WebhookConsumer:
         entry.failure_reason = reason
         entry.ended_at = now
         entry.updated_at = now
+        event_id_var.set(entry.event_id)
+        request_id_var.set(entry.request_id or None)
         log.warning("dead-lettered %s: %s", position, reason, extra=self._log_extra())
         await self._recorder.record(entry)
+        if self.rt.metrics is not None:
+            self.rt.metrics.finished(DeliveryStatus.DEAD_LETTERED, None, False)
         wm.done(msg.offset)
 
     def _spawn(self, coro: Any) -> None:
@@ -300,11 +310,37 @@ class WebhookConsumer:
         """Messages fetched but not yet recorded."""
         return self._tracker.open_count()
 
+    def kafka_lag(self) -> int | None:
+        """Messages of the assigned partitions not yet handled: high watermark
+        minus the offset we would commit, summed; None before any fetch.
+
+        Local reads only (the watermark comes with every fetch response), so a
+        metrics scrape may call it; while fetching is paused the watermark is
+        the last one seen."""
+        consumer = self._consumer
+        if consumer is None:
+            return None
+        total: int | None = None
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            done = self._tracker.committable(tp)
+            # None: a fetch answered but brought nothing since assignment, caught up.
+            total = (total or 0) + (max(0, high - done) if done is not None else 0)
+        return total
+
     def _log_extra(self) -> dict[str, str]:
         return {
             "web_hook_id": self.rt.hook.web_hook_id,
             "consumer_group_id": self.rt.hook.consumer_group_id,
         }
+
+
+def _log_context(job: Job) -> None:
+    # Runs inside the delivery's own task, whose context is a copy: no reset needed.
+    event_id_var.set(job.entry.event_id)
+    request_id_var.set(job.event.request_id or None)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

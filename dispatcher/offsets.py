@@ -71,6 +71,11 @@ class OffsetTracker:
                 out[tp] = offset
         return out
 
+    def committable(self, tp: object) -> int | None:
+        """The offset that would be committed for ``tp``; None if none seen."""
+        part = self._parts.get(tp)
+        return part.committable() if part is not None else None
+
     def committed(self, offsets: dict[object, int]) -> None:
         self._committed.update(offsets)
 

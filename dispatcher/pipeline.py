@@ -152,6 +152,8 @@ class Deliverer:
         )
         job.entry.last_http_status = result.http_status
         job.entry.last_duration_ms = result.duration_ms
+        if rt.metrics is not None:
+            rt.metrics.attempted(result.http_status, result.error, result.duration_ms / 1000)
         return result
 
     def _decide(
@@ -217,6 +219,14 @@ class Deliverer:
         await self._recorder.record(entry, park=park, unpark=unpark)
         if park is not None:
             rt.parked_keys.add(entry.ref_id)
+        if rt.metrics is not None:
+            delivered = d.status is DeliveryStatus.DELIVERED
+            rt.metrics.finished(
+                d.status,
+                (now - entry.ingested_at).total_seconds() if delivered else None,
+                park is None and entry.sla_breach_at is not None,
+            )
+        _log_outcome(job, d)
 
     async def park_behind(self, rt: WebhookRuntime, job: Job) -> None:
         """Ordered mode: an earlier event of this refId is parked, so this one
@@ -242,6 +252,22 @@ class Deliverer:
             await self._webhooks.deactivate(rt.hook.web_hook_id, reason, utcnow())
         except Exception as exc:  # the outcome is still recorded; the supervisor retries
             log.warning("could not store deactivation: %s", exc)
+
+
+def _log_outcome(job: Job, d: Decision) -> None:
+    # eventId, consumerGroupId and request id come from the logging context
+    # the consumer (or the scheduler) set for this delivery's task.
+    if d.status is DeliveryStatus.FAILED:
+        log.info("delivery failed: %s", d.reason, extra={"attempts": job.attempts_made})
+    elif d.status is DeliveryStatus.RETRYING:
+        log.info(
+            "delivery parked until %s: %s",
+            d.due_at.isoformat() if d.due_at else "now",
+            d.reason,
+            extra={"attempts": job.attempts_made},
+        )
+    elif log.isEnabledFor(logging.DEBUG):
+        log.debug("delivered", extra={"attempts": job.attempts_made})
 
 
 def _parked(rt: WebhookRuntime, job: Job, due_at: datetime, reason: str) -> ParkedDelivery:

@@ -66,14 +66,19 @@ class Recorder:
 
     async def run(self) -> None:
         """Write batches until ``shutdown`` and the queue is empty."""
+        idle = True
         while not (self._stopping and not self._queue):
             if not self._queue:
+                idle = True
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if len(self._queue) < self._max_batch and not self._stopping:
-                # Let a burst gather into one round trip.
+            if idle and len(self._queue) < self._max_batch and not self._stopping:
+                # After a quiet spell, let a burst gather into one round trip.
+                # Under load there is no wait: what queued during the previous
+                # write is the next batch, and the database never sits idle.
                 await asyncio.sleep(self._max_delay)
+            idle = False
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             await self._write_until_done(batch)
             for item in batch:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dispatcher.circuit import Circuit
 from dispatcher.ordering import KeyedSequencer
 from dispatcher.retry_policy import RetryPolicy
 from service.domain import Webhook
+
+if TYPE_CHECKING:
+    from dispatcher.metrics import WebhookMetrics
 
 
 @dataclass
@@ -28,6 +32,8 @@ class WebhookRuntime:
     in_flight: int = 0
     max_in_flight_seen: int = 0
     circuit_dirty: bool = False
+    # The webhook's metric children (None: not measured, e.g. in unit tests).
+    metrics: WebhookMetrics | None = None
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.hook.max_allowed_connections)

@@ -20,6 +20,7 @@ from dispatcher.runtime import WebhookRuntime
 from service.domain import DeliveryStatus, LogEntry
 from service.envelope import SourceEvent
 from service.errors import Unavailable
+from service.logging import consumer_group_id_var, event_id_var, request_id_var
 from service.store.logs import DeliveryLogRepository
 from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
 from service.timefmt import utcnow
@@ -100,13 +101,19 @@ class RetryScheduler:
         if rt.hook.ordered_delivery and await self._parked.has_earlier(p):
             await self._parked.release(p.event_id, utcnow() + timedelta(milliseconds=200))
             return
+        # This task's own context: its log lines name the delivery and its group.
+        consumer_group_id_var.set(rt.hook.consumer_group_id)
+        event_id_var.set(p.event_id)
         event = SourceEvent.from_doc(p.event) if p.event else None
         if event is None and p.kafka_position:
             event = await self._fetcher.fetch(p.kafka_position)
         entry = await self._logs.get_any(p.event_id)
         if event is None:
             await self._give_up(p, entry)
+            if entry is not None and rt.metrics is not None:
+                rt.metrics.finished(DeliveryStatus.FAILED, None, False)
             return
+        request_id_var.set(event.request_id or None)
         if entry is None:
             entry = new_entry(rt.hook, event, p.kafka_position, event.created_at_ms)
         entry.ended_at = None

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from dispatcher.catalog_cache import CatalogCache
 from dispatcher.circuit import Circuit
 from dispatcher.consumer import WebhookConsumer
+from dispatcher.metrics import DispatcherMetrics
 from dispatcher.runtime import WebhookRuntime
 from service.domain import CircuitState, Webhook
 from service.settings import Settings
@@ -54,8 +55,10 @@ class Supervisor:
         settings: Settings,
         make_consumer: Callable[[WebhookRuntime], WebhookConsumer],
         owner: str,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._catalog = catalog
         self._settings = settings
         self._make_consumer = make_consumer
@@ -100,7 +103,15 @@ class Supervisor:
     async def _sync(self) -> None:
         await self._catalog.refresh()
         hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
-        for hook_id in list(self._running):
+        for hook_id, running in list(self._running.items()):
+            if running.task.done():
+                # Crashed (e.g. Kafka unreachable at start): start it again below.
+                error = None if running.task.cancelled() else running.task.exception()
+                log.warning(
+                    "consumer ended unexpectedly: %s", error, extra={"web_hook_id": hook_id}
+                )
+                del self._running[hook_id]
+                continue
             hook = hooks.get(hook_id)
             rt = self.runtimes[hook_id]
             if hook is None or not hook.active or not rt.hook.active:
@@ -113,7 +124,7 @@ class Supervisor:
                 if not _needs_restart(current.hook, hook):
                     current.hook = hook  # URL, headers, secrets, SLA, retries: in place
                     continue
-                await self._stop(hook.web_hook_id)
+                await self._stop(hook.web_hook_id, restarting=True)
             await self._start(hook)
         await self._store_circuits()
         await self._apply_rewinds()
@@ -126,7 +137,11 @@ class Supervisor:
         old = self.runtimes.get(hook.web_hook_id)
         if old is not None:
             circuit = old.circuit  # a restart keeps what we know of the endpoint
-        rt = WebhookRuntime(hook=hook, circuit=circuit)
+        rt = WebhookRuntime(
+            hook=hook,
+            circuit=circuit,
+            metrics=self._metrics.for_webhook(hook.web_hook_id) if self._metrics else None,
+        )
         consumer = self._make_consumer(rt)
         await self._ensure_topics(consumer.topics)
         self.runtimes[hook.web_hook_id] = rt
@@ -138,9 +153,11 @@ class Supervisor:
             extra={"web_hook_id": hook.web_hook_id, "consumer_group_id": hook.consumer_group_id},
         )
 
-    async def _stop(self, hook_id: str) -> None:
+    async def _stop(self, hook_id: str, *, restarting: bool = False) -> None:
         running = self._running.pop(hook_id, None)
-        rt = self.runtimes.pop(hook_id, None)
+        # A restart keeps the runtime, so _start reuses what we know of the
+        # endpoint (its circuit state).
+        rt = self.runtimes.get(hook_id) if restarting else self.runtimes.pop(hook_id, None)
         if running is None:
             return
         running.consumer.stop()

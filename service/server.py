@@ -10,11 +10,14 @@ import signal
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaProducer
 from eventnotify.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
     log_pb2,
     log_pb2_grpc,
     replay_pb2,
@@ -25,16 +28,22 @@ from eventnotify.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from dispatcher.http_sender import HttpSender
+from dispatcher.ssrf import AddressPolicy
 from service.api.auth import Authenticator, RateLimiter
 from service.api.catalog import CatalogServicer
+from service.api.ingest import IngestServicer
 from service.api.interceptors import ApiInterceptor
 from service.api.keys import ApiKeyServicer
 from service.api.logs import LogServicer
 from service.api.replay import ReplayServicer
 from service.api.webhooks import WebhookServicer
+from service.core.test_send import TestSenders
 from service.errors import Unavailable
 from service.health import HealthMonitor
 from service.logging import configure_logging
+from service.metrics import GrpcMetrics, MetricsServer, new_registry
+from service.producer import KafkaSink
 from service.settings import Settings
 from service.store import Store, open_store
 
@@ -42,15 +51,42 @@ log = logging.getLogger("eventnotify.server")
 
 
 async def create_server(
-    settings: Settings, store: Store, *, health_interval: float = 2.0
+    settings: Settings,
+    store: Store,
+    *,
+    health_interval: float = 2.0,
+    producer: KafkaSink | AIOKafkaProducer | None = None,
 ) -> tuple[ApiServer, int]:
     """A server bound to ``settings.service.grpc_address`` (not started) and
     the port it got, so tests can bind port 0. ``start()`` also starts the
-    dependency health monitor; ``stop(grace)`` stops both."""
+    dependency health monitor; ``stop(grace)`` stops both.
+
+    ``producer`` is what PublishEvent(s) and test sends to QUEUE webhooks write
+    with: an already started ``AIOKafkaProducer``, or a ``KafkaSink`` its owner
+    connects in the background (``serve``). Without one those calls answer
+    UNAVAILABLE. The caller keeps ownership: the server never stops it."""
+    sink = (
+        KafkaSink(producer, settings.kafka.topic_prefix, connected=True)
+        if isinstance(producer, AIOKafkaProducer)
+        else producer
+    )
+    d = settings.dispatcher
+    # Test sends go out exactly as deliveries do: same address policy and timeouts.
+    test_http = HttpSender(
+        AddressPolicy(d.allowed_private_hosts),
+        d.http_connect_timeout_seconds,
+        d.http_total_timeout_seconds,
+        d.response_body_cap_bytes,
+    )
     authenticator = Authenticator(store.api_keys, settings.service.root_api_key)
     limiter = RateLimiter(settings.service.rate_limit_per_second, settings.service.rate_limit_burst)
-    server = grpc.aio.server(interceptors=[ApiInterceptor(authenticator, limiter)])
-    webhook_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(store), server)
+    registry = new_registry()
+    interceptor = ApiInterceptor(authenticator, limiter, GrpcMetrics(registry))
+    server = grpc.aio.server(interceptors=[interceptor])
+    webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
+        WebhookServicer(store, TestSenders(test_http, sink)), server
+    )
+    ingest_pb2_grpc.add_EventIngestServiceServicer_to_server(IngestServicer(store, sink), server)
     catalog_pb2_grpc.add_EventCatalogServiceServicer_to_server(CatalogServicer(store), server)
     log_pb2_grpc.add_EventLogServiceServicer_to_server(LogServicer(store), server)
     admin_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(store, authenticator), server)
@@ -66,6 +102,7 @@ async def create_server(
         log_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name,
         admin_pb2.DESCRIPTOR.services_by_name["ApiKeyService"].full_name,
         replay_pb2.DESCRIPTOR.services_by_name["ReplayService"].full_name,
+        ingest_pb2.DESCRIPTOR.services_by_name["EventIngestService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
     ]
@@ -73,27 +110,47 @@ async def create_server(
     port = server.add_insecure_port(settings.service.grpc_address)
     if port == 0:
         raise OSError(f"cannot bind {settings.service.grpc_address}")
-    return ApiServer(server, monitor), port
+    metrics = None
+    if settings.service.metrics_port:
+        metrics = MetricsServer(registry, settings.metrics_host, settings.service.metrics_port)
+    return ApiServer(server, monitor, test_http, metrics=metrics), port
 
 
 class ApiServer:
-    """A ``grpc.aio.Server`` that also runs the health monitor: started and
-    stopped together, so callers manage one object. Other attributes are the
-    wrapped server's."""
+    """A ``grpc.aio.Server`` that also runs the health monitor and the
+    Prometheus endpoint (when configured): started and stopped together, so
+    callers manage one object. Other attributes are the wrapped server's."""
 
-    def __init__(self, server: Any, monitor: HealthMonitor) -> None:
+    def __init__(
+        self,
+        server: Any,
+        monitor: HealthMonitor,
+        test_http: HttpSender | None = None,
+        *,
+        metrics: MetricsServer | None = None,
+    ) -> None:
         self.grpc_server = server
         self.health_monitor = monitor
+        self.test_http = test_http
+        self.metrics_server = metrics
 
     async def start(self) -> None:
         """Start serving, then probing dependencies."""
+        if self.test_http is not None:
+            await self.test_http.start()
         await self.grpc_server.start()
         await self.health_monitor.start()
+        if self.metrics_server is not None:
+            await self.metrics_server.start()
 
     async def stop(self, grace: float | None) -> None:
         """Report NOT_SERVING, then stop, letting calls finish within ``grace``."""
         await self.health_monitor.shutdown()
         await self.grpc_server.stop(grace)
+        if self.test_http is not None:
+            await self.test_http.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
 
     async def wait_for_termination(self) -> bool:
         """Block until the server stops."""
@@ -123,7 +180,20 @@ async def serve(settings: Settings) -> None:
     store = open_store(settings.mongo)
     try:
         await ensure_indexes_with_retry(store)
-        server, port = await create_server(settings, store)
+        # Kafka may come up after us: webhook management must not wait for it,
+        # so the producer connects in the background and publishing answers
+        # UNAVAILABLE until it has.
+        sink = KafkaSink(
+            AIOKafkaProducer(
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                enable_idempotence=False,
+                linger_ms=2,
+                request_timeout_ms=10000,
+            ),
+            settings.kafka.topic_prefix,
+        )
+        connecting = asyncio.create_task(sink.connect(), name="kafka-producer-connect")
+        server, port = await create_server(settings, store, producer=sink)
         await server.start()
         log.info(
             "gRPC service listening", extra={"address": settings.service.grpc_address, "port": port}
@@ -135,6 +205,10 @@ async def serve(settings: Settings) -> None:
         await stopping.wait()
         log.info("shutting down", extra={"grace_seconds": settings.service.shutdown_grace_seconds})
         await server.stop(settings.service.shutdown_grace_seconds)
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        await sink.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

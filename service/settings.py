@@ -173,6 +173,11 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
     log_level: str = setting("EVENTNOTIFY_LOG_LEVEL", "INFO", "Log level of both processes.")
+    metrics_host: str = setting(
+        "EVENTNOTIFY_METRICS_HOST",
+        "127.0.0.1",
+        "Address both processes' Prometheus endpoints bind (0.0.0.0 to scrape from elsewhere).",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

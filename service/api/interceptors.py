@@ -3,7 +3,8 @@
 In order: request id (from ``x-request-id`` or new; echoed in initial and
 trailing metadata and set in the logging context), authentication (API key
 -> Caller), the method's required role, the org's rate limit, the handler,
-then error mapping (``service.api.errors``) and one JSON access-log line.
+then error mapping (``service.api.errors``), one JSON access-log line and
+the request metrics (count by method and code, latency by method).
 Health checks and reflection pass untouched: probes and grpcurl need no key.
 """
 
@@ -25,6 +26,7 @@ from service.core.validation import Violation, raise_if_any
 from service.domain import Caller, Role
 from service.errors import DomainError, PermissionDenied
 from service.logging import org_id_var, request_id_var
+from service.metrics import GrpcMetrics
 
 log = logging.getLogger("eventnotify.api")
 access_log = logging.getLogger("eventnotify.access")
@@ -75,11 +77,17 @@ Handler = Callable[[Any, Any], Awaitable[Any]]
 
 
 class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Request id, auth, roles, rate limit, error mapping and access log."""
+    """Request id, auth, roles, rate limit, error mapping, access log and metrics."""
 
-    def __init__(self, authenticator: Authenticator, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        metrics: GrpcMetrics | None = None,
+    ) -> None:
         self._auth = authenticator
         self._limiter = limiter
+        self._metrics = metrics
 
     async def intercept_service(self, continuation: Any, details: Any) -> Any:
         handler = await continuation(details)
@@ -147,6 +155,9 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             code = "OK"
             return response
         finally:
+            elapsed = time.perf_counter() - started
+            if self._metrics is not None:
+                self._metrics.observe(method, code, elapsed)
             access_log.info(
                 "%s %s",
                 method,
@@ -154,7 +165,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 extra={
                     "method": method,
                     "code": code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(elapsed * 1000, 3),
                 },
             )
             org_id_var.reset(org_token)

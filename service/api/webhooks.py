@@ -9,16 +9,19 @@ from eventnotify.v1 import webhook_pb2, webhook_pb2_grpc
 from service import convert
 from service.api.interceptors import current_caller
 from service.core import webhooks as core
+from service.core.test_send import TestSenders, send_test_event
+from service.errors import Unavailable
 from service.store import Store
 from service.timefmt import format_ts
 
 
 class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[misc]
-    """Manage an org's webhooks. SendTestEvent is answered UNIMPLEMENTED by
-    the generated base class until the delivery side provides it."""
+    """Manage an org's webhooks. SendTestEvent needs ``test_senders``; without
+    them it is answered UNAVAILABLE."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, test_senders: TestSenders | None = None) -> None:
         self._store = store
+        self._test_senders = test_senders
 
     async def CreateWebhook(self, request: Any, context: Any) -> Any:
         changes = convert.webhook_changes(request.webhook)
@@ -74,4 +77,24 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[
         previous = hook.secrets[1].expires_at if len(hook.secrets) > 1 else None
         return webhook_pb2.RotateSecretResponse(
             signing_secret=secret, previous_secret_expires_at=format_ts(previous)
+        )
+
+    async def SendTestEvent(self, request: Any, context: Any) -> Any:
+        if self._test_senders is None:
+            raise Unavailable("test sends are not configured on this server")
+        r = await send_test_event(
+            self._store,
+            self._test_senders,
+            current_caller(),
+            request.web_hook_id,
+            request.event_name,
+        )
+        return webhook_pb2.SendTestEventResponse(
+            event_id=r.event_id,
+            http_status=r.http_status,
+            latency_ms=r.latency_ms,
+            response_excerpt=r.response_excerpt,
+            signature_sent=r.signature_sent,
+            error=r.error,
+            success=r.success,
         )

@@ -162,6 +162,13 @@ class ParkedDeliveryRepository:
         with storage_errors():
             return int(await self._coll.count_documents(query))
 
+    async def count_by_webhook(self) -> dict[str, int]:
+        """Parked deliveries per webhook (webhooks with none are absent)."""
+        pipeline: list[Document] = [{"$group": {"_id": "$web_hook_id", "n": {"$sum": 1}}}]
+        with storage_errors():
+            cursor = await self._coll.aggregate(pipeline)
+            return {str(d["_id"]): int(d["n"]) async for d in cursor}
+
     async def count_all(self) -> int:
         with storage_errors():
             return int(await self._coll.count_documents({}))

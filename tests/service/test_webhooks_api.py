@@ -348,15 +348,6 @@ async def test_queue_webhooks_take_a_topic_name(api: Api, org1: Metadata) -> Non
     assert created.webhook.web_hook_url == "orders.events-v1"
 
 
-async def test_send_test_event_is_not_served_yet(api: Api, org1: Metadata) -> None:
-    await expect_error(
-        api.webhooks.SendTestEvent(
-            webhook_pb2.SendTestEventRequest(web_hook_id="x"), metadata=org1
-        ),
-        grpc.StatusCode.UNIMPLEMENTED,
-    )
-
-
 async def test_event_names_are_deduplicated(api: Api, org1: Metadata) -> None:
     created = await create_hook(
         api, org1, event_names=["pointsIssued", "pointsIssued", "customerAdded"]

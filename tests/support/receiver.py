@@ -81,6 +81,8 @@ class Receiver:
         self._counts[path] = n + 1
         self.in_flight[path] = self.in_flight.get(path, 0) + 1
         self.max_in_flight[path] = max(self.max_in_flight.get(path, 0), self.in_flight[path])
+        async with self._changed:
+            self._changed.notify_all()  # arrivals matter too (in-flight counts)
         try:
             behaviour = self.behaviours.get(path)
             reply = behaviour(rec, n) if behaviour else Reply()

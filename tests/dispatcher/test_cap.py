@@ -1,0 +1,72 @@
+"""maxAllowedConnections: under load a slow receiver sees exactly the cap in
+flight from one process, never more, and a cap that is not reached is not a
+cap that was tested (serial delivery would also "never exceed" it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from support.hooks import add_webhook
+from support.kafka import EventProducer, make_event
+from support.receiver import Receiver, Reply
+
+from dispatcher.app import Dispatcher
+from service.settings import Settings
+from service.store import Store
+
+ORG = 303
+EVENTS = 250
+# (path, cap, receiver delay in seconds): each takes about EVENTS * delay / cap = 10 s.
+CAPPED = (("/five", 5, 0.2), ("/two", 2, 0.08))
+
+
+async def test_slow_receiver_sees_exactly_the_cap_in_flight(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    hooks = {}
+    for path, cap, delay in CAPPED:
+        receiver.on(path, lambda _r, _n, d=delay: Reply(200, delay=d))
+        hooks[path] = await add_webhook(
+            store, ORG, receiver.url(path), ["badgeEarned"], max_allowed_connections=cap
+        )
+    await dispatcher.supervisor.sync()
+
+    # Sample what each receiver has in flight, to show how much of the run
+    # the cap was actually filled (printed, not asserted: the tail drains).
+    samples: dict[str, list[int]] = {path: [] for path, _, _ in CAPPED}
+
+    async def sample() -> None:
+        while True:
+            for path in samples:
+                if receiver.in_flight.get(path):
+                    samples[path].append(receiver.in_flight[path])
+            await asyncio.sleep(0.01)
+
+    sampler = asyncio.create_task(sample())
+    started = time.monotonic()
+    try:
+        async with EventProducer(settings) as producer:
+            for i in range(EVENTS):  # all at once: a backlog is the load
+                await producer.publish(make_event(ORG, "badgeEarned", f"r{i}", {"i": i}))
+            await producer.flush()
+        for path, _, _ in CAPPED:
+            await receiver.wait_for(lambda p=path: len(receiver.ok_for(p)) >= EVENTS, within=60)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    elapsed = time.monotonic() - started
+
+    for path, cap, delay in CAPPED:
+        at_cap = sum(n == cap for n in samples[path]) / max(1, len(samples[path]))
+        rt = dispatcher.supervisor.runtimes[hooks[path].web_hook_id]
+        print(
+            f"{path}: cap {cap}, receiver max in flight {receiver.max_in_flight[path]}, "
+            f"dispatcher max in flight {rt.max_in_flight_seen}, "
+            f"{at_cap:.0%} of busy samples at the cap, all {EVENTS} in {elapsed:.1f}s "
+            f"(ideal {EVENTS * delay / cap:.1f}s)"
+        )
+        assert receiver.max_in_flight[path] == cap, path
+        assert rt.max_in_flight_seen == cap, path

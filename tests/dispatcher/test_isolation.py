@@ -1,0 +1,125 @@
+"""Isolation: dead webhooks on the same topics, in the same dispatcher process,
+leave a healthy webhook's latency where it was.
+
+One dispatcher child process; a healthy webhook's created -> received latency
+is measured at the receiver under a fixed-rate load, first alone (baseline),
+then with two dead webhooks consuming the same topic: one whose endpoint
+accepts connections and never answers (every attempt holds a connection for
+the full 30 s timeout), one whose port refuses connections (fast failures,
+retries, parking and an open circuit). p99 with them must stay within 20 % of
+the baseline, plus 50 ms of slack so jitter at small latencies is not a
+failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.endpoints import BlackHole
+from support.hooks import add_webhook
+from support.kafka import EventProducer, make_event
+from support.pacing import latencies, percentile, publish_paced
+from support.processes import DispatcherProcess, dispatcher_env
+from support.receiver import Receiver
+from support.waiting import wait_until
+
+from dispatcher.payload import delivered_event_id
+from service.devstack import Stack, free_port
+from service.domain import CircuitState
+from service.envelope import SourceEvent
+from service.settings import Settings
+from service.store import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+ORG = 404
+NAME = "cardUpdated"
+RATE = 200  # events per second
+SECONDS = 5
+ALLOWED_RATIO = 1.2
+SLACK_SECONDS = 0.05
+
+
+async def test_dead_webhooks_leave_healthy_p99_within_20_percent(
+    stack: Stack, settings: Settings, store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    healthy = await add_webhook(store, ORG, receiver.url("/healthy"), [NAME])
+    proc = DispatcherProcess(
+        dispatcher_env(
+            stack.mongodb_uri,
+            settings.mongo.database,
+            stack.kafka_bootstrap,
+            settings.kafka.topic_prefix,
+        ),
+        tmp_path / "dispatcher.log",
+    )
+    hole = BlackHole()
+    await hole.start()
+    counter = iter(range(10**9))
+
+    def make(_i: int) -> SourceEvent:
+        n = next(counter)
+        return make_event(ORG, NAME, f"ref-{n % 64}", {"n": n})
+
+    async def run_load(producer: EventProducer) -> list[float]:
+        """Fixed-rate load; the healthy webhook's sorted latencies."""
+        sent = await publish_paced(producer, make, RATE * SECONDS, RATE)
+        want = {delivered_event_id(e.event_id, healthy.web_hook_id) for e in sent}
+
+        async def all_in() -> bool:
+            got = {r.json["eventId"] for r in receiver.ok_for("/healthy")}
+            return want <= got
+
+        await wait_until(all_in, within=60, interval=0.1)
+        return latencies(receiver.ok_for("/healthy"), want)
+
+    try:
+        proc.start()
+        async with EventProducer(settings) as producer:
+            # Warm-up: the group has joined and the connection pool is open.
+            await publish_paced(producer, make, 50, RATE)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/healthy")) >= 50, within=60)
+            baseline = await run_load(producer)
+
+            hanging = await add_webhook(
+                store, ORG, hole.url("/hang"), [NAME], max_allowed_connections=32
+            )
+            refused = await add_webhook(
+                store, ORG, f"http://127.0.0.1:{free_port()}/refused", [NAME]
+            )
+
+            # Both dead webhooks are at work (they start from the topic's
+            # beginning, so there is a backlog for them): every connection
+            # slot of the hanging one is held, the refusing one's circuit has
+            # opened after its failures.
+            async def dead_at_work() -> bool:
+                hook = await store.webhooks.get(ORG, refused.web_hook_id)
+                return (
+                    hole.open_connections >= hanging.max_allowed_connections
+                    and hook is not None
+                    and hook.circuit_state is not CircuitState.CLOSED
+                )
+
+            await wait_until(dead_at_work, within=60, interval=0.1)
+            with_dead = await run_load(producer)
+            still_hanging = hole.open_connections
+        assert proc.stop() == 0, "graceful shutdown failed"
+    except BaseException:
+        print(f"--- dispatcher log tail ({proc.log_path}) ---\n{proc.tail()}")
+        proc.kill()
+        raise
+    finally:
+        await hole.stop()
+
+    base_p50, base_p99 = percentile(baseline, 50), percentile(baseline, 99)
+    dead_p50, dead_p99 = percentile(with_dead, 50), percentile(with_dead, 99)
+    limit = max(base_p99 * ALLOWED_RATIO, base_p99 + SLACK_SECONDS)
+    print(
+        f"healthy webhook, {RATE}/s for {SECONDS}s: "
+        f"baseline p50 {base_p50 * 1000:.1f} ms p99 {base_p99 * 1000:.1f} ms; "
+        f"with dead webhooks p50 {dead_p50 * 1000:.1f} ms p99 {dead_p99 * 1000:.1f} ms "
+        f"(limit {limit * 1000:.1f} ms); black hole held {still_hanging} connections, "
+        f"accepted {hole.connections}"
+    )
+    assert dead_p99 <= limit

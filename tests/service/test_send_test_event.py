@@ -1,0 +1,179 @@
+"""WebhookService.SendTestEvent against real receivers: a live one gets a
+signed, schema-valid sample at once; a dead one is a reported failure, not an
+RPC error; both show in the webhook's delivery log as test entries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaProducer
+from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
+from support.receiver import Receiver, Reply
+from support.records import read_topic
+
+from service.catalog.schemas import validate_data
+from service.catalog.standard import STANDARD_EVENTS
+from service.core.keys import mint_key
+from service.devstack import free_port
+from service.domain import Role
+from service.receiver import verify
+from service.server import create_server
+from service.settings import Settings
+from service.store import open_store
+from tests.service.conftest import Api, Metadata, create_hook, expect_error
+
+LONG_BODY = "é" * 3000  # 6000 bytes: the excerpt must stop at 1 KiB, on a character
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+async def _log(api: Api, md: Metadata, event_id: str) -> log_pb2.DeliveryLogEntry:
+    return await api.logs.GetEventLog(log_pb2.GetEventLogRequest(event_id=event_id), metadata=md)
+
+
+async def test_live_receiver_gets_a_signed_schema_valid_sample(
+    api: Api, org1: Metadata, receiver: Receiver
+) -> None:
+    receiver.on("/hook", lambda _r, _n: Reply(202, body=LONG_BODY))
+    created = await create_hook(api, org1, web_hook_url=receiver.url("/hook"))
+    hook_id = created.webhook.web_hook_id
+
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=hook_id), metadata=org1
+    )
+
+    assert reply.success and reply.http_status == 202 and reply.error == ""
+    assert reply.signature_sent
+    assert len(reply.response_excerpt.encode()) <= 1024
+    assert LONG_BODY.startswith(reply.response_excerpt) and reply.response_excerpt
+    [got] = receiver.ok_for("/hook")  # delivered before the call returned
+    verify(created.signing_secret, got.headers, got.body)
+    body = got.json
+    assert body["eventId"] == reply.event_id == got.headers["webhook-id"]
+    # The webhook's first event name by default, with data its schema accepts.
+    assert body["eventName"] == "transactionAdded"
+    assert validate_data(STANDARD_EVENTS["transactionAdded"].schema or {}, body["data"]) == []
+    assert body["data"]["transactionId"]  # a full sample, not an empty object
+
+    entry = await _log(api, org1, reply.event_id)
+    assert entry.test and entry.status == log_pb2.DELIVERED
+    assert entry.web_hook_id == hook_id and entry.event_name == "transactionAdded"
+    assert [a.http_status for a in entry.attempts] == [202]
+
+
+async def test_chosen_event_type_and_its_limits(
+    api: Api, org1: Metadata, receiver: Receiver
+) -> None:
+    created = await create_hook(api, org1, web_hook_url=receiver.url("/pick"))
+    hook_id = created.webhook.web_hook_id
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=hook_id, event_name="tierUpgraded"),
+        metadata=org1,
+    )
+    assert reply.success
+    [got] = receiver.ok_for("/pick")
+    assert got.json["eventName"] == "tierUpgraded"
+    assert validate_data(STANDARD_EVENTS["tierUpgraded"].schema or {}, got.json["data"]) == []
+
+    err = await expect_error(
+        api.webhooks.SendTestEvent(
+            webhook_pb2.SendTestEventRequest(web_hook_id=hook_id, event_name="noSuchEvent"),
+            metadata=org1,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert err.fields == ["event_name"]
+    other = await api.key(2, Role.WRITE)
+    await expect_error(
+        api.webhooks.SendTestEvent(
+            webhook_pb2.SendTestEventRequest(web_hook_id=hook_id), metadata=other
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert len(receiver.ok_for("/pick")) == 1  # refused calls sent nothing
+
+
+async def test_dead_receiver_is_a_failed_result_not_an_rpc_error(api: Api, org1: Metadata) -> None:
+    dead_url = f"http://127.0.0.1:{free_port()}/gone"  # nothing listens there
+    created = await create_hook(api, org1, web_hook_url=dead_url)
+
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+        metadata=org1,
+    )
+
+    assert not reply.success and reply.http_status == 0
+    assert reply.error  # e.g. "connection failed: ... refused"
+    assert reply.signature_sent  # it was signed; nobody was there to check
+    entry = await _log(api, org1, reply.event_id)
+    assert entry.test and entry.status == log_pb2.FAILED
+    assert entry.attempts[0].error == reply.error
+    assert reply.error in entry.failure_reason
+
+
+async def test_error_status_is_a_failed_result(
+    api: Api, org1: Metadata, receiver: Receiver
+) -> None:
+    receiver.on("/busy", lambda _r, _n: Reply(503, body="try later"))
+    created = await create_hook(api, org1, web_hook_url=receiver.url("/busy"))
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+        metadata=org1,
+    )
+    assert (reply.success, reply.http_status, reply.error) == (False, 503, "")
+    assert reply.response_excerpt == "try later"
+    assert (await _log(api, org1, reply.event_id)).status == log_pb2.FAILED
+
+
+async def test_queue_webhook_gets_the_sample_on_its_topic(settings: Settings) -> None:
+    store = open_store(settings.mongo)
+    await store.ensure_indexes()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False
+    )
+    await producer.start()
+    server, port = await create_server(settings, store, producer=producer)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        _, secret = await mint_key(store.api_keys, 3, Role.WRITE, "queue test")
+        md = (("authorization", f"Bearer {secret}"),)
+        stub = webhook_pb2_grpc.WebhookServiceStub(channel)
+        topic = f"{settings.kafka.topic_prefix}out"
+        created = await stub.CreateWebhook(
+            webhook_pb2.CreateWebhookRequest(
+                webhook=webhook_pb2.Webhook(
+                    name="to-kafka",
+                    event_names=["pointsIssued"],
+                    web_hook_url=topic,
+                    web_hook_type=webhook_pb2.QUEUE,
+                    method_type=webhook_pb2.POST,
+                    max_allowed_connections=1,
+                )
+            ),
+            metadata=md,
+        )
+        reply = await stub.SendTestEvent(
+            webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+            metadata=md,
+        )
+        assert reply.success and reply.error == "" and reply.signature_sent
+        [record] = await read_topic(settings.kafka.bootstrap_servers, topic)
+        headers = {k: v.decode() for k, v in record.headers.items()}
+        verify(created.signing_secret, headers, record.value)
+        assert headers["webhook-id"] == reply.event_id
+    finally:
+        await channel.close()
+        await server.stop(0)
+        await producer.stop()
+        await store.close()
