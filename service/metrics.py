@@ -95,8 +95,8 @@ class GrpcMetrics:
         )
         self.duration = Histogram(
             "eventnotify_grpc_request_duration_seconds",
-            "Time to handle a gRPC call (auth and rate limit included), by method.",
-            ("method",),
+            "Time to handle a gRPC call (auth and rate limit included), by method and code.",
+            ("method", "code"),
             buckets=GRPC_BUCKETS,
             registry=registry,
         )
@@ -104,4 +104,4 @@ class GrpcMetrics:
     def observe(self, method: str, code: str, seconds: float) -> None:
         """Count one finished call."""
         self.requests.labels(method, code).inc()
-        self.duration.labels(method).observe(seconds)
+        self.duration.labels(method, code).observe(seconds)

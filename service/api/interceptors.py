@@ -4,7 +4,7 @@ In order: request id (from ``x-request-id`` or new; echoed in initial and
 trailing metadata and set in the logging context), authentication (API key
 -> Caller), the method's required role, the org's rate limit, the handler,
 then error mapping (``service.api.errors``), one JSON access-log line and
-the request metrics (count by method and code, latency by method).
+the request metrics (count and latency by method and code).
 Health checks and reflection pass untouched: probes and grpcurl need no key.
 """
 

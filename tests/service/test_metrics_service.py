@@ -72,8 +72,9 @@ async def test_grpc_calls_counted_by_method_and_code(
     assert moved(REQUESTS, method=get_m, code="NOT_FOUND") == 1
     assert moved(REQUESTS, method=get_m, code="UNAUTHENTICATED") == 1
     assert moved(REQUESTS, method=get_m, code="OK") == 0
-    assert moved(DURATION, method=list_m) == 2
-    assert moved(DURATION, method=get_m) == 2
+    assert moved(DURATION, method=list_m, code="OK") == 2
+    assert moved(DURATION, method=get_m, code="NOT_FOUND") == 1
+    assert moved(DURATION, method=get_m, code="UNAUTHENTICATED") == 1
     assert not any("Health" in str(labels) for name, labels in after.samples if name == REQUESTS)
     assert "process_cpu_seconds_total" in after.names()
 
