@@ -61,6 +61,7 @@ def main(argv: list[str]) -> int:
         mongo_storage=str(STATE / "mongo"),
     )
     children: list[subprocess.Popen[bytes]] = []
+    kcat_port = int(env.get("EVENTNOTIFY_DEV_KCAT_PORT", "9093"))
     try:
         env.update(MONGODB_URI=stack.mongodb_uri, KAFKA_BOOTSTRAP_SERVERS=stack.kafka_bootstrap)
         # Locally the receivers you try things with run on this machine.
@@ -69,6 +70,25 @@ def main(argv: list[str]) -> int:
         secret = asyncio.run(_dev_key(settings))
         address = settings.service.grpc_address
         CREDENTIALS.write_text(json.dumps({"api_key": secret, "address": address}, indent=2))
+        if any(srv.name == "kafka" for srv in stack.servers):
+            # librdkafka 2.0 clients (Debian's kcat) cannot read Tansu's
+            # ApiVersions answer: give them a translating port of their own.
+            out = (logs / "kafka-shim.log").open("ab")
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "service.devstack.kafka_shim",
+                        str(kcat_port),
+                        stack.kafka_bootstrap,
+                    ],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            out.close()
         for name in ("service", "dispatcher"):
             out = (logs / f"{name}.log").open("ab")
             children.append(
@@ -77,12 +97,12 @@ def main(argv: list[str]) -> int:
                 )
             )
             out.close()
-        wait_for_port(int(address.rsplit(":", 1)[1]), 30, children[0])
+        wait_for_port(int(address.rsplit(":", 1)[1]), 30, children[-2])
         print(
             f"eventnotify is running\n"
             f"  gRPC        {address}   (reflection on: grpcurl -plaintext {address} list)\n"
             f"  MongoDB     {stack.mongodb_uri}\n"
-            f"  Kafka       {stack.kafka_bootstrap}\n"
+            f"  Kafka       {stack.kafka_bootstrap}   (kcat / librdkafka: 127.0.0.1:{kcat_port})\n"
             f"  API key     {secret}   (org {DEV_ORG}, admin; saved in {CREDENTIALS})\n"
             f"  metrics     http://127.0.0.1:{settings.service.metrics_port}/metrics (service), "
             f"http://127.0.0.1:{settings.dispatcher.metrics_port}/metrics (dispatcher)\n"

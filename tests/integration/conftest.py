@@ -7,11 +7,11 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from support.kafka_shim import KafkaShim
 from support.receiver import Receiver
 
 from dispatcher.app import Dispatcher
 from service.devstack import Stack
+from service.devstack.kafka_shim import KafkaShim
 from service.settings import Settings
 from service.store import Store, open_store
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import struct
+import sys
 
 API_VERSIONS = 18
 METADATA = 3
@@ -117,8 +119,8 @@ class KafkaShim:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
@@ -179,3 +181,20 @@ class KafkaShim:
             writer.write(struct.pack(">i", len(payload)) + payload)
             await writer.drain()
         writer.close()
+
+
+async def _main(port: int, upstream: str) -> None:
+    shim = KafkaShim(upstream)
+    await shim.start(port)
+    print(f"kcat-compatible Kafka on {shim.bootstrap} -> {upstream}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await shim.stop()
+
+
+if __name__ == "__main__":
+    # python -m service.devstack.kafka_shim PORT UPSTREAM  (used by `make run`)
+    asyncio.run(_main(int(sys.argv[1]), sys.argv[2]))
