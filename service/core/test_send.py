@@ -19,7 +19,7 @@ from dispatcher.http_sender import AttemptResult, HttpSender
 from dispatcher.payload import OutboundRequest, build_request
 from dispatcher.pipeline import new_entry
 from dispatcher.queue_sender import QueueSender
-from service.catalog.schemas import sample_data
+from service.catalog.sample import sample_data
 from service.core.catalog import get_event_type
 from service.core.validation import Violation, raise_if_any
 from service.core.webhooks import get_webhook

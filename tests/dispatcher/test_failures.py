@@ -12,7 +12,7 @@ from support.waiting import wait_until
 
 from dispatcher.app import Dispatcher
 from dispatcher.payload import delivered_event_id
-from service.catalog.schemas import sample_data
+from service.catalog.sample import sample_data
 from service.catalog.standard import STANDARD_EVENTS
 from service.devstack import Stack
 from service.domain import DeliveryStatus, EventType, LogEntry

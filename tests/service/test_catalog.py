@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from service.catalog import schemas
-from service.catalog.schemas import FieldViolation, check_schema, sample_data, validate_data
+from service.catalog.sample import sample_data
+from service.catalog.schemas import FieldViolation, check_schema, validate_data
 from service.catalog.standard import (
     CATEGORIES,
     DIALECT,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from eventnotify.v1 import envelope_pb2, ingest_pb2, ingest_pb2_grpc
 from support.records import read_topic
 
-from service.catalog.schemas import sample_data
+from service.catalog.sample import sample_data
 from service.catalog.standard import STANDARD_EVENTS
 from service.core.keys import mint_key
 from service.devstack import free_port
