@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
 
@@ -90,8 +91,9 @@ class Dispatcher:
             lambda: self.supervisor.runtimes,
             self.owner,
             d.scheduler_concurrency,
+            lease=timedelta(seconds=2 * d.http_total_timeout_seconds + 10),
         )
-        self.sweeper = SlaSweeper(self.store.logs)
+        self.sweeper = SlaSweeper(self.store.logs, self.store.parked)
         self.parked_counts = ParkedCounts(self.store.parked, d.refresh_seconds)
         self.registry.register(RuntimeCollector(self._runtime_views, self.parked_counts))
         self.metrics_server: MetricsServer | None = None

@@ -283,4 +283,5 @@ def _parked(rt: WebhookRuntime, job: Job, due_at: datetime, reason: str) -> Park
         event=job.event.to_doc(),
         kafka_position=job.entry.kafka_position,
         reason=reason,
+        sla_deadline=job.entry.sla_deadline,
     )

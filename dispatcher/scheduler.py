@@ -26,7 +26,6 @@ from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
 from service.timefmt import utcnow
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
 IDLE_POLL_SECONDS = 0.25
 
 
@@ -43,6 +42,7 @@ class RetryScheduler:
         runtimes: Callable[[], dict[str, WebhookRuntime]],
         owner: str,
         concurrency: int,
+        lease: timedelta,
     ) -> None:
         self._parked = parked
         self._logs = logs
@@ -52,6 +52,9 @@ class RetryScheduler:
         self._runtimes = runtimes
         self._owner = owner
         self._concurrency = concurrency
+        # How long a claim holds: a crashed process's claims become due again
+        # after this, so it is sized to one attempt plus recording.
+        self._lease = lease
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
@@ -76,7 +79,7 @@ class RetryScheduler:
             if not ids:
                 break
             try:
-                parked = await self._parked.claim_due(utcnow(), self._owner, LEASE, ids)
+                parked = await self._parked.claim_due(utcnow(), self._owner, self._lease, ids)
             except Unavailable:
                 break
             if parked is None:

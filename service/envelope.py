@@ -164,20 +164,26 @@ def _from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
 def _struct_to_dict(msg: envelope_pb2.EventEnvelope) -> dict[str, Any]:
     if not msg.HasField("data"):
         return {}
-    data = json_format.MessageToDict(msg.data)
-    return _integral_numbers(data)  # type: ignore[no-any-return]
+    return {k: _value(v) for k, v in msg.data.fields.items()}
 
 
-def _integral_numbers(value: Any) -> Any:
-    # google.protobuf.Struct stores every number as a double; give integral
-    # values back their integer type so schemas saying "integer" still match.
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral_numbers(v) for v in value]
-    return value
+def _value(v: Any) -> Any:
+    # One walk over the Struct (this runs for every consumed event).
+    # google.protobuf.Struct stores every number as a double; integral values
+    # get their integer type back so schemas saying "integer" still match.
+    kind = v.WhichOneof("kind")
+    if kind == "number_value":
+        n = v.number_value
+        return int(n) if n.is_integer() and abs(n) < 2**53 else n
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        return {k: _value(x) for k, x in v.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
+    return None
 
 
 def encode(event: SourceEvent, *, as_json: bool = False) -> tuple[bytes, list[tuple[str, bytes]]]:

@@ -62,6 +62,7 @@ def _parked(entry: LogEntry, now: datetime, reason: str) -> ParkedDelivery:
         event=entry.source_event,
         kafka_position=entry.kafka_position,
         reason=reason,
+        sla_deadline=entry.sla_deadline if entry.sla_breach_at is None else None,
     )
 
 

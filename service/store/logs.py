@@ -309,23 +309,24 @@ class DeliveryLogRepository:
             average_delivery_ms=total_ms / delivered_timed if delivered_timed else 0.0,
         )
 
-    async def mark_sla_breaches(self, now: datetime, limit: int = 1000) -> int:
-        """Stamp unfinished entries whose SLA deadline passed (the sweeper's query)."""
-        query = {
-            "status": {"$in": ["PENDING", "RETRYING"]},
-            "sla_breach_at": None,
-            "sla_deadline": {"$lte": now},
-        }
+    async def mark_sla_breaches(self, deadlines: dict[str, datetime]) -> int:
+        """Stamp ``slaBreachTimestamp`` = deadline on these entries if they are
+        still unfinished and unstamped. The sweeper finds overdue deliveries
+        through the small parked-deliveries collection rather than scanning
+        the whole log."""
+        if not deadlines:
+            return 0
+        ops = [
+            UpdateOne(
+                {
+                    "_id": event_id,
+                    "sla_breach_at": None,
+                    "status": {"$in": ["PENDING", "RETRYING"]},
+                },
+                {"$set": {"sla_breach_at": deadline}},
+            )
+            for event_id, deadline in deadlines.items()
+        ]
         with storage_errors():
-            docs = [d async for d in self._coll.find(query, {"sla_deadline": 1}).limit(limit)]
-            if not docs:
-                return 0
-            ops = [
-                UpdateOne(
-                    {"_id": d["_id"], "sla_breach_at": None},
-                    {"$set": {"sla_breach_at": d["sla_deadline"]}},
-                )
-                for d in docs
-            ]
             result = await self._coll.bulk_write(ops, ordered=False)
         return int(result.modified_count)

@@ -39,6 +39,8 @@ class ParkedDelivery:
     event: dict[str, Any] | None = None
     kafka_position: str = ""
     reason: str = "retry"
+    # The delivery's SLA deadline: lets the sweeper find overdue deliveries here.
+    sla_deadline: datetime | None = None
     lease_owner: str = ""
     lease_until: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +59,8 @@ def to_doc(p: ParkedDelivery) -> Document:
         "event": p.event,
         "kafka_position": p.kafka_position,
         "reason": p.reason,
+        "sla_deadline": p.sla_deadline,
+        "sla_swept": False,
         "lease_owner": p.lease_owner,
         "lease_until": p.lease_until,
     }
@@ -75,6 +79,7 @@ def from_doc(d: Document) -> ParkedDelivery:
         event=d.get("event"),
         kafka_position=d.get("kafka_position", ""),
         reason=d.get("reason", "retry"),
+        sla_deadline=d.get("sla_deadline"),
         lease_owner=d.get("lease_owner", ""),
         lease_until=d.get("lease_until"),
     )
@@ -91,6 +96,7 @@ class ParkedDeliveryRepository:
             await self._coll.create_indexes(
                 [
                     IndexModel([("due_at", ASCENDING)]),
+                    IndexModel([("sla_deadline", ASCENDING)]),
                     # Ordered webhooks: the head of a refId's line is its lowest seq.
                     IndexModel(
                         [("web_hook_id", ASCENDING), ("ref_id", ASCENDING), ("seq", ASCENDING)]
@@ -140,6 +146,17 @@ class ParkedDeliveryRepository:
                 {"_id": event_id},
                 {"$set": {"due_at": due_at, "lease_owner": "", "lease_until": None}},
             )
+
+    async def overdue(self, now: datetime, limit: int = 1000) -> dict[str, datetime]:
+        """Parked deliveries past their SLA deadline not yet swept: id -> deadline."""
+        query = {"sla_deadline": {"$lte": now}, "sla_swept": False}
+        with storage_errors():
+            cursor = self._coll.find(query, {"sla_deadline": 1}).limit(limit)
+            return {d["_id"]: d["sla_deadline"] async for d in cursor}
+
+    async def mark_swept(self, event_ids: list[str]) -> None:
+        with storage_errors():
+            await self._coll.update_many({"_id": {"$in": event_ids}}, {"$set": {"sla_swept": True}})
 
     async def remove(self, event_id: str) -> None:
         with storage_errors():

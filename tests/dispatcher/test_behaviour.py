@@ -126,7 +126,7 @@ async def test_sweeper_marks_pending_breach(
     await logged(store, event_id, DeliveryStatus.RETRYING)
 
     async def breached() -> LogEntry | None:
-        await store.logs.mark_sla_breaches(utcnow())  # what the sweeper runs
+        await dispatcher.sweeper.sweep_once(utcnow())
         e = await store.logs.get(ORG, event_id)
         return e if e is not None and e.sla_breach_at is not None else None
 
