@@ -10,8 +10,10 @@ durably recorded (``dispatcher.offsets``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -24,7 +26,7 @@ from dispatcher.pipeline import Deliverer, Job, new_entry
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
 from service.catalog.schemas import validate_data
-from service.domain import DeliveryStatus, LogEntry
+from service.domain import CircuitState, DeliveryStatus, LogEntry
 from service.envelope import EnvelopeError, SourceEvent, decode, topic_for
 from service.logging import consumer_group_id_var, event_id_var, request_id_var
 from service.settings import DispatcherSettings, KafkaSettings
@@ -33,6 +35,9 @@ from service.timefmt import from_epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 FETCH_TIMEOUT_MS = 200
+MAX_FETCH = 500
+# Commit at most this often (and always when pausing, draining or revoked).
+COMMIT_INTERVAL = 0.1
 
 
 class WebhookConsumer:
@@ -57,6 +62,9 @@ class WebhookConsumer:
         self._settings = settings
         self._tracker = OffsetTracker()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._all_recorded = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._last_commit = 0.0
         self._stopping = False
         self._paused = False
         self._consumer: AIOKafkaConsumer | None = None
@@ -101,10 +109,19 @@ class WebhookConsumer:
         if self._rewinds and consumer.assignment():
             await self._rewind(consumer, min(self._rewinds))
             self._rewinds.clear()
-        self._set_paused(consumer, not self._may_fetch())
-        max_records = 1 if self.rt.circuit.state.value == "HALF_OPEN" else 500
+        room = self._room()
+        # Pausing is for long stops (open circuit, MongoDB down): pausing makes
+        # the client drop what it prefetched, so a full backlog is handled by
+        # fetching less, not by pausing.
+        self._set_paused(consumer, room is None)
+        if room == 0:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), FETCH_TIMEOUT_MS / 1000)
+            await self._commit(consumer)
+            return
         try:
-            batch = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=max_records)
+            batch = await consumer.getmany(timeout_ms=FETCH_TIMEOUT_MS, max_records=room or 1)
         except KafkaError as exc:  # the client reconnects by itself; keep looping
             log.warning("fetch failed: %s", exc, extra=self._log_extra())
             await asyncio.sleep(0.5)
@@ -114,14 +131,17 @@ class WebhookConsumer:
                 self._accept(tp, msg)
         await self._commit(consumer)
 
-    def _may_fetch(self) -> bool:
+    def _room(self) -> int | None:
+        """How many more messages to take now; None = pause the consumer."""
         rt = self.rt
         rt.circuit.poll(time.monotonic())
         if not rt.circuit.allows_traffic or not self._recorder.healthy:
-            return False
-        if rt.circuit.state.value == "HALF_OPEN":
-            return not self._tasks  # one probe at a time
-        return len(self._tasks) < self._settings.max_backlog_per_webhook
+            return None
+        if rt.circuit.state is CircuitState.HALF_OPEN:
+            return 0 if self._tasks else 1  # one probe at a time
+        # Backlog = messages taken from Kafka whose outcome is not durable yet.
+        backlog = self._tracker.open_count()
+        return max(0, min(MAX_FETCH, self._settings.max_backlog_per_webhook - backlog))
 
     def _set_paused(self, consumer: AIOKafkaConsumer, pause: bool) -> None:
         if pause == self._paused:
@@ -184,20 +204,30 @@ class WebhookConsumer:
 
     async def _deliver(self, wm: PartitionWatermark, offset: int, job: Job) -> None:
         _log_context(job)
-        await self._deliverer.deliver(self.rt, job)
-        wm.done(offset)
+        await self._deliverer.deliver(self.rt, job, on_recorded=self._recorded(wm, offset))
 
     async def _deliver_ordered(
         self, wm: PartitionWatermark, offset: int, job: Job, place: Any
     ) -> None:
         _log_context(job)
+        on_recorded = self._recorded(wm, offset)
         async with self.rt.sequencer.turn(job.event.ref_id, place):
             if job.event.ref_id in self.rt.parked_keys:
                 # An earlier event of this refId is parked: queue behind it.
-                await self._deliverer.park_behind(self.rt, job)
+                self._deliverer.park_behind(self.rt, job, on_recorded)
             else:
-                await self._deliverer.deliver(self.rt, job)
-        wm.done(offset)
+                await self._deliverer.deliver(self.rt, job, on_recorded=on_recorded)
+
+    def _recorded(self, wm: PartitionWatermark, offset: int) -> Callable[[], None]:
+        """Callback for when a message's outcome is durable: its offset is done."""
+
+        def done() -> None:
+            wm.done(offset)
+            self._progress.set()
+            if not self._tracker.open_count():
+                self._all_recorded.set()
+
+        return done
 
     async def _dead_letter(
         self,
@@ -233,10 +263,9 @@ class WebhookConsumer:
         event_id_var.set(entry.event_id)
         request_id_var.set(entry.request_id or None)
         log.warning("dead-lettered %s: %s", position, reason, extra=self._log_extra())
-        await self._recorder.record(entry)
         if self.rt.metrics is not None:
             self.rt.metrics.finished(DeliveryStatus.DEAD_LETTERED, None, False)
-        wm.done(msg.offset)
+        self._recorder.submit(entry, on_durable=self._recorded(wm, msg.offset))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -251,10 +280,16 @@ class WebhookConsumer:
 
     # -- offsets -----------------------------------------------------------------
 
-    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, *, now: bool = False) -> None:
+        """Commit every partition's watermark that moved; at most every
+        COMMIT_INTERVAL unless ``now`` (a commit is a broker round trip)."""
+        clock = time.monotonic()
+        if not now and clock - self._last_commit < COMMIT_INTERVAL:
+            return
         offsets = self._tracker.to_commit()
         if not offsets:
             return
+        self._last_commit = clock
         try:
             await consumer.commit(offsets)  # type: ignore[arg-type]
         except KafkaError as exc:  # e.g. a rebalance took the partition: it is redelivered
@@ -278,7 +313,7 @@ class WebhookConsumer:
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         if self._consumer is not None:
-            await self._commit(self._consumer)
+            await self._commit(self._consumer, now=True)
         self._tracker.forget(set(revoked))
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -291,14 +326,21 @@ class WebhookConsumer:
     async def _drain(self, consumer: AIOKafkaConsumer) -> None:
         """Finish in-flight deliveries (bounded), commit, leave the group."""
         self._set_paused(consumer, True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.shutdown_drain_seconds
         if self._tasks:
             _, pending = await asyncio.wait(
                 set(self._tasks), timeout=self._settings.shutdown_drain_seconds
             )
             for task in pending:  # left to Kafka: their offsets stay uncommitted
                 task.cancel()
+        if self._tracker.open_count():
+            # Outcomes queued for recording: commit them once they are durable.
+            self._all_recorded.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_recorded.wait(), max(0.0, deadline - loop.time()))
         try:
-            await self._commit(consumer)
+            await self._commit(consumer, now=True)
         finally:
             await consumer.stop()
 

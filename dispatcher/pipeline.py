@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -102,9 +103,18 @@ class Deliverer:
         self._rng = rng or random.Random()
 
     async def deliver(
-        self, rt: WebhookRuntime, job: Job, *, in_place: bool = True
+        self,
+        rt: WebhookRuntime,
+        job: Job,
+        *,
+        in_place: bool = True,
+        on_recorded: Callable[[], None] | None = None,
     ) -> DeliveryStatus:
-        """Attempt until an outcome, record it, and return the recorded status."""
+        """Attempt until an outcome and record it; return the outcome.
+
+        With ``on_recorded`` it returns as soon as the outcome is queued for
+        recording and the callback runs once it is durable (the consume loop's
+        fast path); without, it returns only once the outcome is durable."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
         while True:
             result = await self._attempt(rt, job)
@@ -116,7 +126,7 @@ class Deliverer:
             break
         if decision.deactivate:
             await self._deactivate(rt, decision.reason)
-        await self._record(rt, job, decision)
+        await self._record(rt, job, decision, on_recorded)
         return decision.status
 
     async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult:
@@ -194,7 +204,13 @@ class Deliverer:
             DeliveryStatus.RETRYING, due_at=now + timedelta(seconds=delay), reason=reason
         )
 
-    async def _record(self, rt: WebhookRuntime, job: Job, d: Decision) -> None:
+    async def _record(
+        self,
+        rt: WebhookRuntime,
+        job: Job,
+        d: Decision,
+        on_recorded: Callable[[], None] | None,
+    ) -> None:
         entry = job.entry
         now = utcnow()
         entry.status = d.status
@@ -216,7 +232,10 @@ class Deliverer:
             )
             entry.source_event = job.event.to_doc() if d.status is DeliveryStatus.FAILED else None
         unpark = entry.event_id if job.from_parked and park is None else None
-        await self._recorder.record(entry, park=park, unpark=unpark)
+        if on_recorded is None:
+            await self._recorder.record(entry, park=park, unpark=unpark)
+        else:
+            self._recorder.submit(entry, park, unpark, on_durable=on_recorded)
         if park is not None:
             rt.parked_keys.add(entry.ref_id)
         if rt.metrics is not None:
@@ -228,7 +247,7 @@ class Deliverer:
             )
         _log_outcome(job, d)
 
-    async def park_behind(self, rt: WebhookRuntime, job: Job) -> None:
+    def park_behind(self, rt: WebhookRuntime, job: Job, on_recorded: Callable[[], None]) -> None:
         """Ordered mode: an earlier event of this refId is parked, so this one
         is parked too, due now; the scheduler sends each refId's line in order."""
         now = utcnow()
@@ -236,7 +255,7 @@ class Deliverer:
         job.entry.next_attempt_at = now
         job.entry.updated_at = now
         park = _parked(rt, job, now, "ordered: behind an earlier event of this refId")
-        await self._recorder.record(job.entry, park=park)
+        self._recorder.submit(job.entry, park, on_durable=on_recorded)
 
     async def _deactivate(self, rt: WebhookRuntime, reason: str) -> None:
         log.warning(

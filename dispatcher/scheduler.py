@@ -26,7 +26,9 @@ from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
 from service.timefmt import utcnow
 
 log = logging.getLogger(__name__)
-IDLE_POLL_SECONDS = 0.25
+# Idle polling backs off from the first to the second figure: a claim is a
+# write on MongoDB, and an idle scheduler should not compete with log writes.
+IDLE_POLL_SECONDS = (0.25, 2.0)
 
 
 class RetryScheduler:
@@ -59,13 +61,16 @@ class RetryScheduler:
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
+        idle = IDLE_POLL_SECONDS[0]
         while not self._stopping.is_set():
-            claimed = await self._claim_some()
-            if not claimed:
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), IDLE_POLL_SECONDS)
-                except TimeoutError:
-                    pass
+            if await self._claim_some():
+                idle = IDLE_POLL_SECONDS[0]
+                continue
+            try:
+                await asyncio.wait_for(self._stopping.wait(), idle)
+            except TimeoutError:
+                pass
+            idle = min(idle * 2, IDLE_POLL_SECONDS[1])
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=15)
 

@@ -152,7 +152,9 @@ class DispatcherSettings:
         "EVENTNOTIFY_LOG_BATCH_SIZE", 500, "Most log entries written in one round trip."
     )
     log_batch_delay_ms: int = setting(
-        "EVENTNOTIFY_LOG_BATCH_DELAY_MS", 20, "Time a write waits for others to batch with."
+        "EVENTNOTIFY_LOG_BATCH_DELAY_MS",
+        100,
+        "Longest time a log write waits to fill a batch (deliveries are not delayed).",
     )
     shutdown_drain_seconds: float = setting(
         "EVENTNOTIFY_SHUTDOWN_DRAIN_SECONDS",
