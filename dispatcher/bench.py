@@ -26,8 +26,9 @@ Method
   the previous batch's write. No signing, matching, retries, caps or
   per-message bookkeeping.
 - Our dispatcher: ``dispatcher.app.Dispatcher`` in this process with one
-  HTTP webhook whose maxAllowedConnections is C. The bare loop runs first,
-  so ours meets a database that already holds the bare loop's documents.
+  HTTP webhook whose maxAllowedConnections is C. When the bench owns the
+  MongoDB stand-in, each contender gets it restarted and empty (its write
+  speed falls as documents pile up, which would favour whoever runs first).
 
 Targets (issue 3): throughput >= 0.9x the bare loop, CPU per delivery <=
 1.3x. Bounded: every phase has a deadline; the bench stops by itself.

@@ -51,6 +51,7 @@ class HttpSender:
         self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._body_cap = body_cap
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -65,13 +66,24 @@ class HttpSender:
             await self._session.close()
             self._session = None
 
+    def _url(self, raw: str) -> URL:
+        """Parsed and policy-checked URL; cached since a webhook's URL rarely
+        changes and parsing it per request is measurable on the hot path."""
+        url = self._urls.get(raw)
+        if url is None:
+            url = URL(raw)
+            self._policy.check_literal(url.host or "")
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            self._urls[raw] = url
+        return url
+
     async def send(self, req: OutboundRequest) -> AttemptResult:
         """Make one attempt; never raises for network or HTTP trouble."""
         assert self._session is not None, "HttpSender.start() was not called"
         started = time.perf_counter()
         try:
-            url = URL(req.url)
-            self._policy.check_literal(url.host or "")
+            url = self._url(req.url)
             async with self._session.request(
                 req.method, url, data=req.body, headers=req.headers, allow_redirects=False
             ) as resp:
