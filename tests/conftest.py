@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
+from support.receiver import Receiver
 from support.stack import make_settings
 
+from dispatcher.app import Dispatcher
 from service.devstack import Stack, start_stack
 from service.settings import Settings
+from service.store import Store, open_store
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +47,33 @@ async def mongo_client(settings: Settings) -> AsyncIterator[AsyncMongoClient[dic
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    st = open_store(settings.mongo)
+    await st.ensure_indexes()
+    try:
+        yield st
+    finally:
+        await st.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    try:
+        yield r
+    finally:
+        await r.stop()
+
+
+@pytest.fixture
+async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
+    d = Dispatcher(settings)
+    await d.start()
+    try:
+        yield d
+    finally:
+        await d.shutdown()

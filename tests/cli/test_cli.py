@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,6 @@ from tests.cli.conftest import Cli, Result, table_has, write_credentials
 
 SECRET_WARNING = "shown only this once"
 TRANSACTION = {"transactionId": 981, "customerIdentifiers": {"customerId": 42}}
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
 
 
 def failed_entry(hook: dict[str, Any]) -> LogEntry:

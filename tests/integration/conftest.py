@@ -7,13 +7,10 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from support.receiver import Receiver
 
-from dispatcher.app import Dispatcher
 from service.devstack import Stack
 from service.devstack.kafka_shim import KafkaShim
 from service.settings import Settings
-from service.store import Store, open_store
 
 
 def require_tool(name: str) -> str:
@@ -23,36 +20,6 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run `make system-deps`", pytrace=False)
     return path
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    st = open_store(settings.mongo)
-    await st.ensure_indexes()
-    try:
-        yield st
-    finally:
-        await st.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-
-
-@pytest.fixture
-async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
-    d = Dispatcher(settings)
-    await d.start()
-    try:
-        yield d
-    finally:
-        await d.shutdown()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from service.envelope import decode, topic_for
 from service.producer import KafkaSink
 from service.server import create_server
 from service.settings import Settings
-from service.store import Store, open_store
+from service.store import Store
 from service.timefmt import to_epoch_ms, utcnow
 from tests.service.conftest import Metadata, expect_error
 
@@ -52,16 +52,6 @@ class Ingest:
 async def _key(store: Store, org: int, role: Role = Role.WRITE) -> Metadata:
     _, secret = await mint_key(store.api_keys, org, role, "ingest test")
     return (("authorization", f"Bearer {secret}"),)
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    st = open_store(settings.mongo)
-    await st.ensure_indexes()
-    try:
-        yield st
-    finally:
-        await st.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ dispatcher delivering what it wrote to a real receiver."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from support.hooks import add_webhook
@@ -17,40 +16,10 @@ from service.envelope import JSON, PROTOBUF, decode
 from service.producer import EventPublisher
 from service.receiver import verify
 from service.settings import Settings
-from service.store import Store, open_store
+from service.store import Store
 
 ORG = 17
 DATA = {"transactionId": 5, "amount": 12.5, "customerIdentifiers": {"customerId": 9}}
-
-
-@pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[Store]:
-    st = open_store(settings.mongo)
-    await st.ensure_indexes()
-    try:
-        yield st
-    finally:
-        await st.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
-
-
-@pytest.fixture
-async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
-    d = Dispatcher(settings)
-    await d.start()
-    try:
-        yield d
-    finally:
-        await d.shutdown()
 
 
 async def test_published_events_are_delivered_in_both_encodings(

@@ -4,10 +4,7 @@ RPC error; both show in the webhook's delivery log as test entries."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
-import pytest
 from aiokafka import AIOKafkaProducer
 from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
 from support.receiver import Receiver, Reply
@@ -25,16 +22,6 @@ from service.store import open_store
 from tests.service.conftest import Api, Metadata, create_hook, expect_error
 
 LONG_BODY = "é" * 3000  # 6000 bytes: the excerpt must stop at 1 KiB, on a character
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    try:
-        yield r
-    finally:
-        await r.stop()
 
 
 async def _log(api: Api, md: Metadata, event_id: str) -> log_pb2.DeliveryLogEntry:
