@@ -100,7 +100,7 @@ def decode(
             msg.ParseFromString(value)
         except DecodeError as exc:
             raise EnvelopeError(f"undecodable protobuf EventEnvelope: {exc}") from None
-        event = _from_proto(msg)
+        event = from_proto(msg)
     else:
         raise EnvelopeError(f"unsupported content-type {kind!r}")
     if not event.event_name:
@@ -142,12 +142,13 @@ def _decode_json(value: bytes) -> SourceEvent:
         json_format.ParseDict(raw, msg, ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise EnvelopeError(f"invalid envelope: {exc}") from None
-    event = _from_proto(msg)
+    event = from_proto(msg)
     event.data = data
     return event
 
 
-def _from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
+def from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
+    """An EventEnvelope message as a SourceEvent (empty fields kept empty)."""
     return SourceEvent(
         event_id=msg.event_id,
         event_name=msg.event_name,
