@@ -140,8 +140,14 @@ class WebhookConsumer:
         if rt.circuit.state is CircuitState.HALF_OPEN:
             return 0 if self._tasks else 1  # one probe at a time
         # Backlog = messages taken from Kafka whose outcome is not durable yet.
+        limit = self._settings.max_backlog_per_webhook
         backlog = self._tracker.open_count()
-        return max(0, min(MAX_FETCH, self._settings.max_backlog_per_webhook - backlog))
+        room = max(0, min(MAX_FETCH, limit - backlog))
+        # Near the limit, wait for a worthwhile batch rather than fetching a
+        # few messages at a time (each fetch call has a fixed cost).
+        if backlog and room < min(MAX_FETCH, limit) // 4:
+            return 0
+        return room
 
     def _set_paused(self, consumer: AIOKafkaConsumer, pause: bool) -> None:
         if pause == self._paused:
