@@ -89,7 +89,7 @@ Document = dict[str, Any]
 class Config:
     """What to run; defaults are ``make bench``'s."""
 
-    events: int = 20_000
+    events: int = 40_000
     concurrency: int = 64
     paced_rate: float = 400.0
     paced_seconds: float = 10.0
