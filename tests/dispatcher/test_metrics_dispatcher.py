@@ -3,13 +3,12 @@ on the local stack, and its structured delivery logs."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from support.hooks import add_webhook
 from support.kafka import EventProducer, make_event
-from support.metrics import JsonLines, Scrape, scrape
+from support.metrics import JsonLines, Scrape, json_lines, scrape
 from support.receiver import Receiver, Reply
 from support.stack import make_settings
 from support.waiting import wait_until
@@ -194,17 +193,9 @@ async def test_in_flight_gauge_tracks_requests_against_the_cap(
 
 
 @pytest.fixture
-async def delivery_logs() -> AsyncIterator[JsonLines]:
-    handler = JsonLines()
-    logger = logging.getLogger("dispatcher")
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
+def delivery_logs() -> Iterator[JsonLines]:
+    with json_lines("dispatcher") as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 async def test_delivery_logs_carry_event_group_and_request_ids(

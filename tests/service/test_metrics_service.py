@@ -3,8 +3,7 @@ its access log's request id, and the shared metrics HTTP server."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import aiohttp
 import grpc
@@ -12,7 +11,7 @@ import pytest
 from eventnotify.v1 import webhook_pb2
 from grpc_health.v1 import health_pb2
 from prometheus_client import Counter
-from support.metrics import JsonLines, scrape
+from support.metrics import JsonLines, json_lines, scrape
 
 from service.devstack import free_port
 from service.domain import Role
@@ -25,17 +24,9 @@ DURATION = "eventnotify_grpc_request_duration_seconds_count"
 
 
 @pytest.fixture
-async def access_logs() -> AsyncIterator[JsonLines]:
-    handler = JsonLines()
-    logger = logging.getLogger("eventnotify.access")
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
+def access_logs() -> Iterator[JsonLines]:
+    with json_lines("eventnotify.access") as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
 
 
 async def test_grpc_calls_counted_by_method_and_code(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +61,18 @@ class JsonLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(json.loads(self.format(record)))
+
+
+@contextlib.contextmanager
+def json_lines(logger_name: str) -> Iterator[JsonLines]:
+    """Capture ``logger_name``'s records (INFO and up) as parsed JSON lines."""
+    handler = JsonLines()
+    logger = logging.getLogger(logger_name)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
