@@ -4,13 +4,13 @@ circuit breaker and the ordering lines."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dispatcher.circuit import Circuit
 from dispatcher.ordering import KeyedSequencer
 from dispatcher.retry_policy import RetryPolicy
+from dispatcher.slots import Slots
 from service.domain import Webhook
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class WebhookRuntime:
     hook: Webhook
     circuit: Circuit
     # At most maxAllowedConnections requests in flight from this process.
-    slots: asyncio.Semaphore = field(init=False)
+    slots: Slots = field(init=False)
     sequencer: KeyedSequencer = field(default_factory=KeyedSequencer)
     # refIds with a parked delivery: in ordered mode later events of those
     # refIds queue behind it instead of overtaking.
@@ -36,7 +36,7 @@ class WebhookRuntime:
     metrics: WebhookMetrics | None = None
 
     def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.hook.max_allowed_connections)
+        self.slots = Slots(self.hook.max_allowed_connections)
 
     @property
     def policy(self) -> RetryPolicy:
