@@ -165,7 +165,10 @@ def from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
 def _struct_to_dict(msg: envelope_pb2.EventEnvelope) -> dict[str, Any]:
     if not msg.HasField("data"):
         return {}
-    return {k: _value(v) for k, v in msg.data.fields.items()}
+    fields = msg.data.fields
+    # Key iteration: the protobuf map's items() goes through the slow
+    # collections.abc mixin.
+    return {k: _value(fields[k]) for k in fields}
 
 
 def _value(v: Any) -> Any:
@@ -181,7 +184,8 @@ def _value(v: Any) -> Any:
     if kind == "bool_value":
         return v.bool_value
     if kind == "struct_value":
-        return {k: _value(x) for k, x in v.struct_value.fields.items()}
+        fields = v.struct_value.fields
+        return {k: _value(fields[k]) for k in fields}
     if kind == "list_value":
         return [_value(x) for x in v.list_value.values]
     return None
