@@ -100,10 +100,7 @@ def create_cmd(ctx: Context, args: argparse.Namespace) -> int:
 def list_cmd(ctx: Context, args: argparse.Namespace) -> int:
     """ListApiKeys."""
     resp = ctx.client.call(ctx.client.keys.ListApiKeys, admin_pb2.ListApiKeysRequest())
-    if ctx.out.json:
-        ctx.out.message(resp)
-    else:
-        ctx.out.table(KEY_HEADERS, [_key_row(k) for k in resp.api_keys], "no keys")
+    ctx.out.result(resp, KEY_HEADERS, lambda: [_key_row(k) for k in resp.api_keys], "no keys")
     return 0
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventnotify.v1 import log_pb2
 
-from service.cli.context import Context
+from service.cli.context import Context, fetch_pages
 from service.cli.output import enum_name, yes_no
 from service.cli.parsing import duration_seconds, time_arg
 
@@ -87,10 +87,9 @@ def entry_row(e: Any) -> tuple[object, ...]:
 
 
 def _entries(ctx: Context, resp: Any) -> int:
-    if ctx.out.json:
-        ctx.out.message(resp)
-    else:
-        ctx.out.table(ENTRY_HEADERS, [entry_row(e) for e in resp.entries], "no deliveries")
+    ctx.out.result(
+        resp, ENTRY_HEADERS, lambda: [entry_row(e) for e in resp.entries], "no deliveries"
+    )
     return 0
 
 
@@ -149,9 +148,8 @@ def by_ref_cmd(ctx: Context, args: argparse.Namespace) -> int:
 
 def group_cmd(ctx: Context, args: argparse.Namespace) -> int:
     """ListConsumerGroupLogs: one page, or every page with --all."""
-    merged = log_pb2.ListConsumerGroupLogsResponse()
-    token = args.page_token
-    while True:
+
+    def fetch(token: str) -> Any:
         req = log_pb2.ListConsumerGroupLogsRequest(
             consumer_group_id=args.consumer_group_id,
             event_name=args.event,
@@ -164,13 +162,12 @@ def group_cmd(ctx: Context, args: argparse.Namespace) -> int:
             page_size=args.page_size,
             page_token=token,
         )
-        page = ctx.client.call(ctx.client.logs.ListConsumerGroupLogs, req)
-        merged.entries.extend(page.entries)
-        token = page.next_page_token
-        if args.all and token:
-            ctx.out.info(f"fetched {len(merged.entries)} entries, fetching more...")
-            continue
-        break
+        return ctx.client.call(ctx.client.logs.ListConsumerGroupLogs, req)
+
+    merged = log_pb2.ListConsumerGroupLogsResponse()
+    token = fetch_pages(
+        ctx, fetch, lambda r: r.entries, merged, args.page_token, args.all, "entries"
+    )
     merged.next_page_token = token
     _entries(ctx, merged)
     if token and not ctx.out.json:

@@ -5,7 +5,7 @@ warnings and hints go to stderr so they never pollute a pipe."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from google.protobuf import json_format
@@ -87,6 +87,19 @@ class Output:
             self.lines(format_table(headers, rows))
         else:
             self.info(empty)
+
+    def result(
+        self,
+        message: Any,
+        headers: Sequence[str],
+        rows: Callable[[], Sequence[Sequence[object]]],
+        empty: str,
+    ) -> None:
+        """A response: its JSON mapping with --json, else a table of ``rows()``."""
+        if self.json:
+            self.message(message)
+        else:
+            self.table(headers, rows(), empty)
 
     def fields(self, pairs: Iterable[tuple[str, object]]) -> None:
         """A ``label  value`` list on stdout."""

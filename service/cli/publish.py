@@ -57,10 +57,7 @@ def publish_cmd(ctx: Context, args: argparse.Namespace) -> int:
     resp = ctx.client.call(
         ctx.client.ingest.PublishEvent, ingest_pb2.PublishEventRequest(event=event)
     )
-    if ctx.out.json:
-        ctx.out.message(resp)
-    else:
-        ctx.out.table(RESULT_HEADERS, [_row(resp)], "")
+    ctx.out.result(resp, RESULT_HEADERS, lambda: [_row(resp)], "")
     return 0
 
 
@@ -105,8 +102,5 @@ def _publish_file(ctx: Context, args: argparse.Namespace) -> int:
             raise
         merged.results.extend(resp.results)
         ctx.out.info(f"published {len(merged.results)}/{total} events")
-    if ctx.out.json:
-        ctx.out.message(merged)
-    else:
-        ctx.out.table(RESULT_HEADERS, [_row(r) for r in merged.results], "")
+    ctx.out.result(merged, RESULT_HEADERS, lambda: [_row(r) for r in merged.results], "")
     return 0

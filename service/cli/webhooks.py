@@ -9,7 +9,7 @@ from eventnotify.v1 import webhook_pb2
 from google.protobuf import field_mask_pb2
 
 from service.cli.config import UsageError
-from service.cli.context import Context
+from service.cli.context import Context, fetch_pages
 from service.cli.output import enum_name, yes_no
 from service.cli.parsing import header_pair
 
@@ -193,20 +193,20 @@ def get_cmd(ctx: Context, args: argparse.Namespace) -> int:
 
 def list_cmd(ctx: Context, args: argparse.Namespace) -> int:
     """ListWebhooks: one page, or every page with --all."""
-    merged = webhook_pb2.ListWebhooksResponse()
-    token = args.page_token
-    while True:
+
+    def fetch(token: str) -> Any:
         req = webhook_pb2.ListWebhooksRequest(
             page_size=args.page_size,
             page_token=token,
             include_inactive=args.include_inactive,
             event_name=args.event,
         )
-        page = ctx.client.call(ctx.client.webhooks.ListWebhooks, req)
-        merged.webhooks.extend(page.webhooks)
-        token = page.next_page_token
-        if not (args.all and token):
-            break
+        return ctx.client.call(ctx.client.webhooks.ListWebhooks, req)
+
+    merged = webhook_pb2.ListWebhooksResponse()
+    token = fetch_pages(
+        ctx, fetch, lambda r: r.webhooks, merged, args.page_token, args.all, "webhooks"
+    )
     merged.next_page_token = token
     if ctx.out.json:
         ctx.out.message(merged)
