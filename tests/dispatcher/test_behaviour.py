@@ -11,7 +11,7 @@ from support.hooks import add_webhook
 from support.kafka import EventProducer, make_event
 from support.receiver import Receiver, Reply
 from support.stack import make_settings
-from support.waiting import wait_until
+from support.waiting import logged_as, wait_until
 
 from dispatcher.app import Dispatcher
 from dispatcher.payload import delivered_event_id
@@ -37,12 +37,8 @@ def settings(stack: Stack) -> Settings:
     )
 
 
-async def logged(store: Store, event_id: str, status: DeliveryStatus) -> LogEntry:
-    async def probe() -> LogEntry | None:
-        e = await store.logs.get(ORG, event_id)
-        return e if e is not None and e.status is status else None
-
-    return await wait_until(probe)
+async def logged(store: Store, event_id: str, *statuses: DeliveryStatus) -> LogEntry:
+    return await logged_as(store, ORG, event_id, *statuses)
 
 
 async def test_ordered_mode_keeps_ref_order_through_failures(

@@ -8,7 +8,7 @@ from support.hooks import add_webhook
 from support.kafka import EventProducer, make_event
 from support.receiver import Receiver, Reply
 from support.stack import make_settings
-from support.waiting import wait_until
+from support.waiting import logged_as, wait_until
 
 from dispatcher.app import Dispatcher
 from dispatcher.payload import delivered_event_id
@@ -29,11 +29,7 @@ def settings(stack: Stack) -> Settings:
 
 
 async def entry_with(store: Store, event_id: str, *statuses: DeliveryStatus) -> LogEntry:
-    async def probe() -> LogEntry | None:
-        e = await store.logs.get(ORG, event_id)
-        return e if e is not None and e.status in statuses else None
-
-    return await wait_until(probe)
+    return await logged_as(store, ORG, event_id, *statuses)
 
 
 async def test_retriable_failure_is_parked_then_delivered(

@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from service.domain import DeliveryStatus, LogEntry
+from service.store import Store
+
 T = TypeVar("T")
 
 
@@ -22,3 +25,15 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def logged_as(
+    store: Store, org_id: int, event_id: str, *statuses: DeliveryStatus
+) -> LogEntry:
+    """The log entry of ``event_id`` once it has one of ``statuses``."""
+
+    async def probe() -> LogEntry | None:
+        e = await store.logs.get(org_id, event_id)
+        return e if e is not None and e.status in statuses else None
+
+    return await wait_until(probe)
