@@ -1,38 +1,47 @@
 # eventnotify: the two commands a newcomer needs are `make run` and `make test`.
+# `make help` lists every target.
 PYTHON ?= python3.11
+PYTHON312 ?= python3.12
 VENV := .venv
+VENV312 := .venv312
 MONGO_VENV := .venv-mongo
 PY := $(VENV)/bin/python
-PROTO_SRC := $(wildcard protos/eventnotify/v1/*.proto)
+PIP_FLAGS := -q --disable-pip-version-check
+CODE := eventnotify service dispatcher devstack bench scripts tests setup.py
 
-.PHONY: run test install system-deps protos lint typecheck unit bench bench-api clean
+.PHONY: help run test install system-deps protos lint format typecheck unit unit312 \
+	bench bench-api bench-scale clean
 
-## Install the project (and the local MongoDB stand-in) into virtualenvs.
+## Show this list.
+help:
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-z0-9-]+:/{if(doc){split($$1,t,":"); printf "  make %-12s %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
+
+## Install, start MongoDB + Kafka stand-ins, the gRPC service and the dispatcher; Ctrl-C stops all.
+run: install
+	$(PY) -m devstack run
+
+## Lint, type-check and run the whole suite against a fresh local stack (CI runs this).
+test: install system-deps lint typecheck unit312
+	$(PY) -m pytest -q -p no:cacheprovider
+
+## Install the project (editable, with dev tools) and the local MongoDB stand-in.
 install: $(VENV)/.installed $(MONGO_VENV)/.installed protos
 
-$(VENV)/.installed: pyproject.toml .deps/constraints.txt
+$(VENV)/.installed: pyproject.toml setup.py .deps/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -c .deps/constraints.txt -e '.[dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c .deps/constraints.txt -e '.[dev]'
 	touch $@
 
 # SecantusDB is GPL-2.0: it lives in its own virtualenv and runs as a separate
 # process; our code never imports it.
 $(MONGO_VENV)/.installed: .deps/mongo-constraints.txt
 	$(PYTHON) -m venv $(MONGO_VENV)
-	$(MONGO_VENV)/bin/pip install -q --disable-pip-version-check -c .deps/mongo-constraints.txt SecantusDB==0.7.0b3
+	$(MONGO_VENV)/bin/pip install $(PIP_FLAGS) -c .deps/mongo-constraints.txt SecantusDB==0.7.0b3
 	touch $@
 
-## Regenerate Python code and type stubs from protos/ (also run by install).
+## Regenerate eventnotify/v1 (Python code and type stubs) from protos/.
 protos: $(VENV)/.installed
-	$(PY) -m service.protogen
-
-## Install, start MongoDB + Kafka stand-ins, the gRPC service and the dispatcher; Ctrl-C stops all.
-run: install
-	$(PY) -m service.devstack run
-
-## Lint, type-check and run the whole suite against a fresh local stack.
-test: install system-deps lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) scripts/protogen.py
 
 ## Tools the cross-language tests drive: kcat (Debian) and the Node gRPC client (npm).
 system-deps:
@@ -40,21 +49,47 @@ system-deps:
 	command -v node >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	test -d tests/node/node_modules || (cd tests/node && npm ci --no-audit --no-fund --ignore-scripts)
 
+## ruff (lint and format check) and the import-linter layer contracts.
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check service dispatcher tests
-	$(VENV)/bin/ruff format --check service dispatcher tests
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
+	$(VENV)/bin/lint-imports
 
+## Rewrite the code in ruff's format and apply its safe fixes.
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix $(CODE)
+	$(VENV)/bin/ruff format $(CODE)
+
+## mypy --strict over the product, the tools, the tests and the generated stubs.
 typecheck: $(VENV)/.installed protos
 	$(VENV)/bin/mypy
 
-## API benchmark: gRPC lookups vs the same queries made directly with pymongo.
-bench-api: install
-	$(PY) -m service.bench_api
+## The fast tier: tests that need no servers (under a minute).
+unit: install
+	$(PY) -m pytest -q -p no:cacheprovider -m unit
+
+# The unit tier again on Python 3.12, skipped with a note when it is absent.
+$(VENV312)/.installed: pyproject.toml setup.py .deps/constraints.txt
+	$(PYTHON312) -m venv $(VENV312)
+	$(VENV312)/bin/pip install $(PIP_FLAGS) -c .deps/constraints.txt -e '.[dev]'
+	touch $@
+
+## The fast tier on Python 3.12 (the second supported version).
+unit312: protos
+	@if command -v $(PYTHON312) >/dev/null; then \
+		$(MAKE) --no-print-directory $(VENV312)/.installed && \
+		$(VENV312)/bin/python -m pytest -q -p no:cacheprovider -p no:randomly -m unit; \
+	else echo "unit312: $(PYTHON312) not found; skipped"; fi
 
 ## End-to-end delivery benchmark vs a bare consume -> POST -> insert_many loop.
 bench: install
-	$(PY) -m dispatcher.bench
+	$(PY) -m bench.delivery
 
+## API benchmark: gRPC lookups vs the same queries made directly with pymongo.
+bench-api: install
+	$(PY) -m bench.api
+
+## Remove virtualenvs, local state and generated code.
 clean:
-	rm -rf $(VENV) $(MONGO_VENV) .eventnotify
-	find protos -name '*_pb2*.py*' -delete
+	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist
+	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py

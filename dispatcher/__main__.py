@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
+import sys
 
 from dispatcher.app import Dispatcher
-from service.logging import configure_logging
-from service.settings import Settings
+from eventnotify.entrypoint import run_process
+from eventnotify.logging import configure_logging
+from eventnotify.settings import Settings
 
 
-async def main() -> None:
-    settings = Settings.from_env(os.environ)
+async def run(settings: Settings) -> None:
+    """Run one dispatcher until SIGTERM/SIGINT, then drain and stop."""
     configure_logging(settings.log_level)
     dispatcher = Dispatcher(settings)
     stop = asyncio.Event()
@@ -24,5 +25,12 @@ async def main() -> None:
     await dispatcher.shutdown()
 
 
+def main() -> int:
+    """Entry point; exits 2 on a configuration error."""
+    return run_process(
+        "python -m dispatcher", "The eventnotify dispatcher: Kafka events to webhooks.", run
+    )
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

@@ -17,19 +17,19 @@ from aiokafka import AIOKafkaProducer
 from dispatcher.catalog_cache import CatalogCache
 from dispatcher.consumer import WebhookConsumer
 from dispatcher.fetcher import RecordFetcher
-from dispatcher.http_sender import HttpSender
 from dispatcher.metrics import DispatcherMetrics, ParkedCounts, RuntimeCollector
 from dispatcher.pipeline import Deliverer
-from dispatcher.queue_sender import QueueSender
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
 from dispatcher.scheduler import RetryScheduler
-from dispatcher.ssrf import AddressPolicy
 from dispatcher.supervisor import Supervisor
 from dispatcher.sweeper import SlaSweeper
-from service.metrics import MetricsServer, new_registry
-from service.settings import Settings
-from service.store import Store, open_store
+from eventnotify.delivery.addresses import AddressPolicy
+from eventnotify.delivery.http_sender import HttpSender
+from eventnotify.delivery.queue_sender import QueueSender
+from eventnotify.metrics import MetricsServer, new_registry
+from eventnotify.settings import Settings
+from eventnotify.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ class Dispatcher:
             self.metrics_server = MetricsServer(
                 self.registry, settings.metrics_host, d.metrics_port
             )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._recorder_task: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
 
     def _runtime_views(self) -> list[tuple[WebhookRuntime, WebhookConsumer | None]]:
         runtimes = list(self.supervisor.runtimes.items())
@@ -124,14 +125,15 @@ class Dispatcher:
         await _retry("MongoDB indexes", self.store.ensure_indexes)
         await _retry("Kafka producer", self.producer.start)
         await self.http.start()
-        self._tasks = [
-            asyncio.create_task(self.recorder.run(), name="recorder"),
+        # The recorder outlives the workers: they hand it outcomes until they stop.
+        self._recorder_task = asyncio.create_task(self.recorder.run(), name="recorder")
+        self._workers = [
             asyncio.create_task(self.supervisor.run(), name="supervisor"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.sweeper.run(), name="sla-sweeper"),
         ]
         if self.metrics_server is not None:  # nobody reads the parked count otherwise
-            self._tasks.append(asyncio.create_task(self.parked_counts.run(), name="parked-count"))
+            self._workers.append(asyncio.create_task(self.parked_counts.run(), name="parked-count"))
         log.info("dispatcher %s started", self.owner)
 
     async def shutdown(self) -> None:
@@ -140,9 +142,11 @@ class Dispatcher:
         self.scheduler.shutdown()
         self.sweeper.shutdown()
         self.parked_counts.shutdown()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        # Only now: the workers' last outcomes must still be written.
         self.recorder.shutdown()
-        await asyncio.gather(self._tasks[0], return_exceptions=True)
+        if self._recorder_task is not None:
+            await asyncio.gather(self._recorder_task, return_exceptions=True)
         await self.http.close()
         await self.fetcher.close()
         await self.producer.stop()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.catalog.standard import STANDARD_EVENTS
-from service.domain import EventType
-from service.store.event_types import EventTypeRepository
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.domain import EventType
+from eventnotify.store.event_types import EventTypeRepository
 
 
 class CatalogCache:

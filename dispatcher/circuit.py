@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.domain import CircuitState
+from eventnotify.domain import CircuitState
 
 
 @dataclass

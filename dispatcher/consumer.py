@@ -21,17 +21,18 @@ from aiokafka.errors import KafkaError
 
 from dispatcher.catalog_cache import CatalogCache
 from dispatcher.offsets import OffsetTracker, PartitionWatermark
-from dispatcher.payload import dead_letter_event_id
-from dispatcher.pipeline import Deliverer, Job, new_entry
+from dispatcher.pipeline import Deliverer, Job
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
-from service.catalog.schemas import validate_data
-from service.domain import CircuitState, DeliveryStatus, LogEntry
-from service.envelope import EnvelopeError, SourceEvent, decode, topic_for
-from service.logging import consumer_group_id_var, event_id_var, request_id_var
-from service.settings import DispatcherSettings, KafkaSettings
-from service.store.parked import ParkedDeliveryRepository
-from service.timefmt import from_epoch_ms, utcnow
+from eventnotify.catalog.schemas import validate_data
+from eventnotify.delivery.entries import new_entry
+from eventnotify.delivery.request import dead_letter_event_id
+from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry
+from eventnotify.envelope import EnvelopeError, SourceEvent, decode, topic_for
+from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
+from eventnotify.settings import DispatcherSettings, KafkaSettings
+from eventnotify.store.parked import ParkedDeliveryRepository
+from eventnotify.timefmt import from_epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 FETCH_TIMEOUT_MS = 200

@@ -8,7 +8,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from service.envelope import EnvelopeError, SourceEvent, decode
+from eventnotify.envelope import EnvelopeError, SourceEvent, decode
 
 
 class RecordFetcher:

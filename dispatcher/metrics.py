@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from service.domain import CircuitState, DeliveryStatus
+from eventnotify.domain import CircuitState, DeliveryStatus
 
 if TYPE_CHECKING:
     from dispatcher.runtime import WebhookRuntime

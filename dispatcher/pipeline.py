@@ -4,8 +4,10 @@
         -> retry in place | park for later | finish (delivered / failed)
         -> record durably
 
-``Deliverer.deliver`` returns only once the outcome is recorded, so its caller
-may then mark the Kafka offset done.
+``Deliverer.deliver`` returns once the outcome is decided. Without
+``on_recorded`` it also waits until the outcome is durable; with it, the
+outcome is queued for recording and the callback (which marks the Kafka offset
+done) runs once it is durable.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dispatcher.http_sender import AttemptResult, HttpSender
-from dispatcher.payload import build_request, delivered_event_id
-from dispatcher.queue_sender import QueueSender
 from dispatcher.recorder import Recorder
 from dispatcher.retry_policy import (
     Outcome,
@@ -30,34 +29,18 @@ from dispatcher.retry_policy import (
     should_retry,
 )
 from dispatcher.runtime import WebhookRuntime
-from dispatcher.sla import breach_timestamp, sla_deadline
-from service.domain import DeliveryAttempt, DeliveryStatus, LogEntry, Webhook, WebhookType
-from service.envelope import SourceEvent
-from service.settings import DispatcherSettings
-from service.store.parked import ParkedDelivery
-from service.store.webhooks import WebhookRepository
-from service.timefmt import from_epoch_ms, utcnow
+from eventnotify.delivery.http_sender import AttemptResult, HttpSender
+from eventnotify.delivery.queue_sender import QueueSender
+from eventnotify.delivery.request import build_request
+from eventnotify.delivery.sla import breach_timestamp
+from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry, WebhookType
+from eventnotify.envelope import SourceEvent
+from eventnotify.settings import DispatcherSettings
+from eventnotify.store.parked import ParkedDelivery
+from eventnotify.store.webhooks import WebhookRepository
+from eventnotify.timefmt import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def new_entry(hook: Webhook, event: SourceEvent, position: str, kafka_ts: int) -> LogEntry:
-    """A PENDING log entry for ``event`` delivered to ``hook``."""
-    ingested = from_epoch_ms(event.created_at_ms or kafka_ts)
-    return LogEntry(
-        event_id=delivered_event_id(event.event_id, hook.web_hook_id),
-        source_event_id=event.event_id,
-        org_id=hook.org_id,
-        web_hook_id=hook.web_hook_id,
-        consumer_group_id=hook.consumer_group_id,
-        event_name=event.event_name,
-        ref_id=event.ref_id,
-        request_id=event.request_id,
-        status=DeliveryStatus.PENDING,
-        ingested_at=ingested,
-        sla_deadline=sla_deadline(ingested, hook.sla_in_seconds),
-        kafka_position=position,
-    )
 
 
 @dataclass
@@ -133,7 +116,6 @@ class Deliverer:
         hook = rt.hook
         async with rt.slots:
             rt.in_flight += 1
-            rt.max_in_flight_seen = max(rt.max_in_flight_seen, rt.in_flight)
             try:
                 now = utcnow()
                 if job.entry.started_at is None:

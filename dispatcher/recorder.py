@@ -1,9 +1,10 @@
 """Durable recording of outcomes, in batches.
 
 Every outcome (a log entry, a parked delivery, a finished parked delivery to
-remove) is handed to ``Recorder.record``, which returns once the batch holding
-it is written. Callers commit Kafka offsets only after that, which is what
-makes delivery at-least-once. When MongoDB is down, the batch is retried with
+remove) is handed to ``Recorder.submit``, whose ``on_durable`` callback runs
+once the batch holding it is written (``Recorder.record`` is the awaitable form
+for callers that can wait). Kafka offsets are marked done only from that
+callback, which is what makes delivery at-least-once. When MongoDB is down, the batch is retried with
 backoff and ``healthy`` turns False so consumers pause fetching meanwhile.
 """
 
@@ -14,9 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from service.domain import LogEntry
-from service.store.logs import DeliveryLogRepository
-from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
+from eventnotify.domain import LogEntry
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.store.parked import ParkedDelivery, ParkedDeliveryRepository
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ class Recorder:
         self._full = asyncio.Event()
         self._stopping = False
         self.healthy = True
-        self._healthy_event = asyncio.Event()
-        self._healthy_event.set()
 
     async def record(
         self,
@@ -79,9 +78,6 @@ class Recorder:
         self._wakeup.set()
         if len(self._queue) >= self._max_batch:
             self._full.set()
-
-    async def wait_healthy(self) -> None:
-        await self._healthy_event.wait()
 
     async def run(self) -> None:
         """Write batches until ``shutdown`` and the queue is empty."""
@@ -118,14 +114,12 @@ class Recorder:
                 if self.healthy:
                     log.warning("recording failed, retrying: %s", exc)
                 self.healthy = False
-                self._healthy_event.clear()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if not self.healthy:
                 log.info("recording recovered")
             self.healthy = True
-            self._healthy_event.set()
             return
 
     async def _write(self, batch: list[_Item]) -> None:

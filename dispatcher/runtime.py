@@ -11,7 +11,7 @@ from dispatcher.circuit import Circuit
 from dispatcher.ordering import KeyedSequencer
 from dispatcher.retry_policy import RetryPolicy
 from dispatcher.slots import Slots
-from service.domain import Webhook
+from eventnotify.domain import Webhook
 
 if TYPE_CHECKING:
     from dispatcher.metrics import WebhookMetrics
@@ -30,7 +30,6 @@ class WebhookRuntime:
     # refIds queue behind it instead of overtaking.
     parked_keys: set[str] = field(default_factory=set)
     in_flight: int = 0
-    max_in_flight_seen: int = 0
     circuit_dirty: bool = False
     # The webhook's metric children (None: not measured, e.g. in unit tests).
     metrics: WebhookMetrics | None = None

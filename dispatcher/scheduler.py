@@ -14,16 +14,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from dispatcher.fetcher import RecordFetcher
-from dispatcher.pipeline import Deliverer, Job, new_entry
+from dispatcher.pipeline import Deliverer, Job
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
-from service.domain import DeliveryStatus, LogEntry
-from service.envelope import SourceEvent
-from service.errors import Unavailable
-from service.logging import consumer_group_id_var, event_id_var, request_id_var
-from service.store.logs import DeliveryLogRepository
-from service.store.parked import ParkedDelivery, ParkedDeliveryRepository
-from service.timefmt import utcnow
+from eventnotify.delivery.entries import new_entry
+from eventnotify.domain import DeliveryStatus, LogEntry
+from eventnotify.envelope import SourceEvent
+from eventnotify.errors import Unavailable
+from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.store.parked import ParkedDelivery, ParkedDeliveryRepository
+from eventnotify.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 # Idle polling backs off from the first to the second figure: a claim is a

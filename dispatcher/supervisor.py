@@ -23,10 +23,10 @@ from dispatcher.circuit import Circuit
 from dispatcher.consumer import WebhookConsumer
 from dispatcher.metrics import DispatcherMetrics
 from dispatcher.runtime import WebhookRuntime
-from service.domain import CircuitState, Webhook
-from service.settings import Settings
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
+from eventnotify.domain import CircuitState, Webhook
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import asyncio
 import logging
 from datetime import datetime
 
-from service.store.logs import DeliveryLogRepository
-from service.store.parked import ParkedDeliveryRepository
-from service.timefmt import utcnow
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.store.parked import ParkedDeliveryRepository
+from eventnotify.timefmt import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from eventnotify.v1 import admin_pb2, catalog_pb2, common_pb2, log_pb2, webhook_pb2
 from google.protobuf import json_format, struct_pb2
 
+from eventnotify.domain import Actor, ApiKey, EventType, LogEntry, Webhook, WebhookType
+from eventnotify.store.logs import GroupMetrics
+from eventnotify.timefmt import format_ts
+from eventnotify.v1 import admin_pb2, catalog_pb2, common_pb2, log_pb2, webhook_pb2
 from service.core.catalog import EventTypeChanges
 from service.core.validation import (
     CODE_MAX_CONNECTIONS_REQUIRED,
@@ -22,9 +25,6 @@ from service.core.validation import (
     raise_if_any,
 )
 from service.core.webhooks import WebhookChanges
-from service.domain import Actor, ApiKey, EventType, LogEntry, Webhook, WebhookType
-from service.store.logs import GroupMetrics
-from service.timefmt import format_ts
 
 # --------------------------------------------------------------------- webhooks
 

@@ -10,7 +10,7 @@ import logging
 
 from grpc_health.v1 import health, health_pb2
 
-from service.store import Store
+from eventnotify.store import Store
 
 log = logging.getLogger("eventnotify.health")
 MONGO = "eventnotify.mongo"

@@ -11,6 +11,17 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaProducer
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from eventnotify.delivery.addresses import AddressPolicy
+from eventnotify.delivery.http_sender import HttpSender
+from eventnotify.errors import Unavailable
+from eventnotify.logging import configure_logging
+from eventnotify.metrics import MetricsServer, new_registry
+from eventnotify.producer import KafkaSink
+from eventnotify.settings import Settings
+from eventnotify.store import Store, open_store
 from eventnotify.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -25,11 +36,6 @@ from eventnotify.v1 import (
     webhook_pb2,
     webhook_pb2_grpc,
 )
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-
-from dispatcher.http_sender import HttpSender
-from dispatcher.ssrf import AddressPolicy
 from service.api.auth import Authenticator, RateLimiter
 from service.api.catalog import CatalogServicer
 from service.api.ingest import IngestServicer
@@ -39,13 +45,8 @@ from service.api.logs import LogServicer
 from service.api.replay import ReplayServicer
 from service.api.webhooks import WebhookServicer
 from service.core.test_send import TestSenders
-from service.errors import Unavailable
+from service.grpc_metrics import GrpcMetrics
 from service.health import HealthMonitor
-from service.logging import configure_logging
-from service.metrics import GrpcMetrics, MetricsServer, new_registry
-from service.producer import KafkaSink
-from service.settings import Settings
-from service.store import Store, open_store
 
 log = logging.getLogger("eventnotify.server")
 

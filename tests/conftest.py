@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
-from support.receiver import Receiver
-from support.stack import make_settings
 
+from devstack import Stack, start_stack
 from dispatcher.app import Dispatcher
-from service.devstack import Stack, start_stack
-from service.settings import Settings
-from service.store import Store, open_store
+from eventnotify.settings import Settings
+from eventnotify.store import Store, open_store
+from tests.support.receiver import Receiver
+from tests.support.stack import make_settings
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +77,10 @@ async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
         yield d
     finally:
         await d.shutdown()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that does not use the local stack as ``unit`` (``make unit``)."""
+    for item in items:
+        if "stack" not in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.unit)

@@ -7,10 +7,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from eventnotify.domain import Caller
+from eventnotify.errors import ResourceExhausted, Unauthenticated
+from eventnotify.store.api_keys import ApiKeyRepository, hash_secret
 from service.core.keys import is_root_secret, root_caller
-from service.domain import Caller
-from service.errors import ResourceExhausted, Unauthenticated
-from service.store.api_keys import ApiKeyRepository, hash_secret
 
 Clock = Callable[[], float]
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.store import Store
 from eventnotify.v1 import catalog_pb2, catalog_pb2_grpc
-
 from service import convert
 from service.api.interceptors import current_caller
 from service.core import catalog as core
-from service.store import Store
 
 
 class CatalogServicer(catalog_pb2_grpc.EventCatalogServiceServicer):  # type: ignore[misc]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.envelope import from_proto
+from eventnotify.store import Store
 from eventnotify.v1 import ingest_pb2, ingest_pb2_grpc
-
 from service.api.interceptors import current_caller
 from service.core import ingest as core
 from service.core.ingest import EventSink
-from service.envelope import from_proto
-from service.store import Store
 
 
 def _response(p: core.Published) -> Any:

@@ -20,13 +20,13 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped]
 
+from eventnotify.domain import Caller, Role
+from eventnotify.errors import DomainError, PermissionDenied
+from eventnotify.logging import org_id_var, request_id_var
 from service.api.auth import Authenticator, RateLimiter
 from service.api.errors import status_code, to_rpc_status
 from service.core.validation import Violation, raise_if_any
-from service.domain import Caller, Role
-from service.errors import DomainError, PermissionDenied
-from service.logging import org_id_var, request_id_var
-from service.metrics import GrpcMetrics
+from service.grpc_metrics import GrpcMetrics
 
 log = logging.getLogger("eventnotify.api")
 access_log = logging.getLogger("eventnotify.access")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.store import Store
 from eventnotify.v1 import admin_pb2, admin_pb2_grpc
-
 from service import convert
 from service.api.auth import Authenticator
 from service.api.interceptors import current_caller
 from service.core import keys as core
-from service.store import Store
 
 
 class ApiKeyServicer(admin_pb2_grpc.ApiKeyServiceServicer):  # type: ignore[misc]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.domain import LogEntry
+from eventnotify.store import Store
 from eventnotify.v1 import log_pb2, log_pb2_grpc
-
 from service import convert
 from service.api.interceptors import current_caller
 from service.core import logs as core
-from service.domain import LogEntry
-from service.store import Store
 
 
 def _entries(entries: list[LogEntry]) -> Any:

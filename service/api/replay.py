@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.store import Store
 from eventnotify.v1 import replay_pb2, replay_pb2_grpc
-
 from service.api.interceptors import current_caller
 from service.core import replay as core
-from service.store import Store
 
 
 class ReplayServicer(replay_pb2_grpc.ReplayServiceServicer):  # type: ignore[misc]

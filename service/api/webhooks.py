@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.errors import Unavailable
+from eventnotify.store import Store
+from eventnotify.timefmt import format_ts
 from eventnotify.v1 import webhook_pb2, webhook_pb2_grpc
-
 from service import convert
 from service.api.interceptors import current_caller
 from service.core import webhooks as core
 from service.core.test_send import TestSenders, send_test_event
-from service.errors import Unavailable
-from service.store import Store
-from service.timefmt import format_ts
 
 
 class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[misc]

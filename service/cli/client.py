@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2, status_pb2
+
 from eventnotify.v1 import (
     admin_pb2_grpc,
     catalog_pb2_grpc,
@@ -15,8 +17,6 @@ from eventnotify.v1 import (
     replay_pb2_grpc,
     webhook_pb2_grpc,
 )
-from google.rpc import error_details_pb2, status_pb2
-
 from service.cli.config import Config
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"

@@ -6,9 +6,9 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from eventnotify.v1 import catalog_pb2
 from google.protobuf import field_mask_pb2, struct_pb2
 
+from eventnotify.v1 import catalog_pb2
 from service.cli.context import Context
 from service.cli.output import to_dict, yes_no
 from service.cli.parsing import json_object, read_text

@@ -1,9 +1,9 @@
 """``eventnotify keys ...``: ApiKeyService, plus the offline ``bootstrap``.
 
-``bootstrap`` mints a key straight into MongoDB (like
-``python -m service.keys_admin mint``): it is how the first admin key of an
-org comes to exist, before any key can call the API. It finds MongoDB through
-the service's own environment variables (MONGODB_URI, MONGODB_DATABASE).
+``bootstrap`` mints a key straight into MongoDB, the one way to do so: it is
+how the first admin key of an org comes to exist, before any key can call the
+API. It finds MongoDB through the service's own environment variables
+(MONGODB_URI, MONGODB_DATABASE).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from eventnotify.v1 import admin_pb2
-
 from service.cli.config import UsageError
 from service.cli.context import Context
 from service.cli.output import enum_name, yes_no
@@ -118,7 +117,7 @@ def revoke_cmd(ctx: Context, args: argparse.Namespace) -> int:
 def bootstrap_cmd(ctx: Context, args: argparse.Namespace) -> int:
     """Mint a key into MongoDB directly; prints it like ``keys create``."""
     # Imported here: only this command needs the storage layer and its settings.
-    from service.settings import Settings, SettingsError
+    from eventnotify.settings import Settings, SettingsError
 
     if args.org <= 0:
         raise UsageError("--org must be a positive org id")
@@ -129,7 +128,7 @@ def bootstrap_cmd(ctx: Context, args: argparse.Namespace) -> int:
     ctx.out.info(
         f"minting an {args.role.upper()} key for org {args.org} in MongoDB {settings.mongo.uri}"
     )
-    from service.errors import DomainError
+    from eventnotify.errors import DomainError
 
     try:
         resp = asyncio.run(_mint(settings, args.org, args.role, args.description))
@@ -140,10 +139,10 @@ def bootstrap_cmd(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _mint(settings: Any, org: int, role: str, description: str) -> Any:
+    from eventnotify.domain import Role
+    from eventnotify.store import open_store
     from service import convert
     from service.core.keys import mint_key
-    from service.domain import Role
-    from service.store import open_store
 
     store = open_store(settings.mongo)
     try:

@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from eventnotify.v1 import log_pb2
-
 from service.cli.context import Context, fetch_pages
 from service.cli.output import enum_name, yes_no
 from service.cli.parsing import duration_seconds, time_arg

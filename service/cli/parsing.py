@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from eventnotify.timefmt import format_ts, parse_ts, utcnow
 from service.cli.config import UsageError
-from service.timefmt import format_ts, parse_ts, utcnow
 
 _DURATION = re.compile(r"^(\d+)([smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from eventnotify.v1 import envelope_pb2, ingest_pb2
 from google.protobuf import json_format
 
+from eventnotify.v1 import envelope_pb2, ingest_pb2
 from service.cli.config import UsageError
 from service.cli.context import Context
 from service.cli.parsing import json_arg, json_object, read_text

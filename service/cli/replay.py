@@ -14,11 +14,10 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from eventnotify.timefmt import utcnow
 from eventnotify.v1 import log_pb2, replay_pb2, webhook_pb2
-
 from service.cli.context import Context
 from service.cli.parsing import parse_time, time_arg
-from service.timefmt import utcnow
 
 if TYPE_CHECKING:
     from service.cli.context import Subparsers

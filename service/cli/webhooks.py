@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from eventnotify.v1 import webhook_pb2
 from google.protobuf import field_mask_pb2
 
+from eventnotify.v1 import webhook_pb2
 from service.cli.config import UsageError
 from service.cli.context import Context, fetch_pages
 from service.cli.output import enum_name, yes_no

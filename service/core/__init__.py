@@ -1,3 +1,3 @@
 """Business logic of the gRPC service: plain async functions over the
-repositories and the calling principal, raising ``service.errors`` types.
+repositories and the calling principal, raising ``eventnotify.errors`` types.
 Nothing here knows about protobuf or gRPC."""

@@ -7,12 +7,12 @@ import json
 import re
 from dataclasses import dataclass, replace
 
-from service.catalog.schemas import check_schema
-from service.catalog.standard import STANDARD_EVENTS
+from eventnotify.catalog.schemas import check_schema
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.domain import Caller, EventType
+from eventnotify.errors import NotFound
+from eventnotify.store.event_types import EventTypeRepository
 from service.core.validation import Violation, raise_if_any
-from service.domain import Caller, EventType
-from service.errors import NotFound
-from service.store.event_types import EventTypeRepository
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_DESCRIPTION = 1024

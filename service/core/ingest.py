@@ -25,15 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from service.catalog.schemas import validate_data
+from eventnotify.catalog.schemas import validate_data
+from eventnotify.domain import Caller, EventType
+from eventnotify.envelope import MAX_EVENT_ID, SourceEvent
+from eventnotify.errors import Unavailable
+from eventnotify.producer import Position
+from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.timefmt import to_epoch_ms, utcnow
 from service.core.catalog import list_event_types
 from service.core.validation import Violation, raise_if_any
-from service.domain import Caller, EventType
-from service.envelope import MAX_EVENT_ID, SourceEvent
-from service.errors import Unavailable
-from service.producer import Position
-from service.store.event_types import EventTypeRepository
-from service.timefmt import to_epoch_ms, utcnow
 
 MAX_BATCH = 500
 MAX_REF_ID = 256
@@ -50,7 +50,7 @@ class Published:
 
 
 class EventSink(Protocol):
-    """Where validated events are written (``service.producer.KafkaSink``)."""
+    """Where validated events are written (``eventnotify.producer.KafkaSink``)."""
 
     async def publish(self, events: Sequence[SourceEvent]) -> Sequence[Position]:
         """Write ``events`` in order; raise ``Unavailable`` when that is impossible."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from eventnotify.domain import ApiKey, Caller, Role
+from eventnotify.errors import NotFound, PermissionDenied
+from eventnotify.store.api_keys import ApiKeyRepository, hash_secret
+from eventnotify.timefmt import utcnow
 from service.core.validation import Violation, raise_if_any
-from service.domain import ApiKey, Caller, Role
-from service.errors import NotFound, PermissionDenied
-from service.store.api_keys import ApiKeyRepository, hash_secret
-from service.timefmt import utcnow
 
 SECRET_PREFIX = "en_"
 ROOT_KEY_ID = "root"

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from eventnotify.domain import Caller, DeliveryStatus, LogEntry
+from eventnotify.errors import NotFound
+from eventnotify.store.logs import DeliveryLogRepository, GroupMetrics, LogFilter, LogSort
+from eventnotify.store.webhooks import WebhookRepository
+from eventnotify.timefmt import from_epoch_ms, parse_ts, to_epoch_ms, utcnow
 from service.core.validation import Violation, raise_if_any
 from service.core.webhooks import page_size
-from service.domain import Caller, DeliveryStatus, LogEntry
-from service.errors import NotFound
-from service.store.logs import DeliveryLogRepository, GroupMetrics, LogFilter, LogSort
-from service.store.webhooks import WebhookRepository
-from service.timefmt import from_epoch_ms, parse_ts, to_epoch_ms, utcnow
 
 DEFAULT_WINDOW_SECONDS = 86400
 MAX_WINDOW_SECONDS = 30 * 86400

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.domain import Caller, DeliveryStatus, LogEntry, Webhook
-from service.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from service.store import Store
-from service.store.logs import LogFilter, LogSort
-from service.store.parked import ParkedDelivery
-from service.timefmt import parse_ts, utcnow
+from eventnotify.domain import Caller, DeliveryStatus, LogEntry, Webhook
+from eventnotify.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from eventnotify.store import Store
+from eventnotify.store.logs import LogFilter, LogSort
+from eventnotify.store.parked import ParkedDelivery
+from eventnotify.timefmt import parse_ts, utcnow
 
 RECOVER_PAGE = 500
 

@@ -2,7 +2,7 @@
 
 The sample is generated from the event's schema in the org's catalogue, so it
 is what a real event of that type looks like. It goes through the dispatcher's
-own request building and signing (``dispatcher.payload``) and its HTTP sender
+own request building and signing (``eventnotify.delivery.request``) and its HTTP sender
 (same address policy, timeouts and response cap), so a passing test send means
 real deliveries will pass too. The outcome is recorded as a delivery log entry
 marked ``test`` in the webhook's log. A receiver that fails is a result, not an
@@ -15,15 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from dispatcher.http_sender import AttemptResult, HttpSender
-from dispatcher.payload import OutboundRequest, build_request
-from dispatcher.pipeline import new_entry
-from dispatcher.queue_sender import QueueSender
-from service.catalog.sample import sample_data
-from service.core.catalog import get_event_type
-from service.core.validation import Violation, raise_if_any
-from service.core.webhooks import get_webhook
-from service.domain import (
+from eventnotify.catalog.sample import sample_data
+from eventnotify.delivery.entries import new_entry
+from eventnotify.delivery.http_sender import AttemptResult, HttpSender
+from eventnotify.delivery.queue_sender import QueueSender
+from eventnotify.delivery.request import OutboundRequest, build_request
+from eventnotify.domain import (
     Caller,
     DeliveryAttempt,
     DeliveryStatus,
@@ -32,12 +29,15 @@ from service.domain import (
     Webhook,
     WebhookType,
 )
-from service.envelope import SourceEvent
-from service.errors import FailedPrecondition, NotFound
-from service.producer import KafkaSink
-from service.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
+from eventnotify.envelope import SourceEvent
+from eventnotify.errors import FailedPrecondition, NotFound
+from eventnotify.producer import KafkaSink
+from eventnotify.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
+from service.core.catalog import get_event_type
+from service.core.validation import Violation, raise_if_any
+from service.core.webhooks import get_webhook
 
 EXCERPT_BYTES = 1024
 TEST_REF_PREFIX = "test-"

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from service.domain import WebhookType
-from service.errors import FieldViolation, InvalidArgument
+from eventnotify.domain import WebhookType
+from eventnotify.errors import FieldViolation, InvalidArgument
 
 # The original system's numeric codes, where it documents one.
 CODE_EVENT_NAMES_REQUIRED = 51003

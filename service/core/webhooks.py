@@ -11,7 +11,12 @@ from datetime import timedelta
 
 from bson import ObjectId
 
-from service import signing
+from eventnotify import signing
+from eventnotify.domain import Caller, SigningSecret, Webhook, WebhookType
+from eventnotify.errors import InvalidArgument, NotFound
+from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.store.webhooks import WebhookRepository, parse_id
+from eventnotify.timefmt import utcnow
 from service.core.catalog import event_catalog
 from service.core.validation import (
     SLA_DEFAULT,
@@ -20,11 +25,6 @@ from service.core.validation import (
     raise_if_any,
     validate_webhook,
 )
-from service.domain import Caller, SigningSecret, Webhook, WebhookType
-from service.errors import InvalidArgument, NotFound
-from service.store.event_types import EventTypeRepository
-from service.store.webhooks import WebhookRepository, parse_id
-from service.timefmt import utcnow
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from support.stack import make_settings
 
+from devstack import Stack
+from eventnotify.domain import Role
+from eventnotify.settings import Settings
+from eventnotify.store import Store, open_store
 from service.core.keys import mint_key
-from service.devstack import Stack
-from service.domain import Role
 from service.server import ApiServer, create_server
-from service.settings import Settings
-from service.store import Store, open_store
+from tests.support.stack import make_settings
 
 EXE = Path(sys.executable).parent / "eventnotify"
 CALL_TIMEOUT = 60.0

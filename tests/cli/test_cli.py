@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.receiver import Receiver, Reply
-from support.records import read_topic
 
-from service.devstack import free_port
-from service.domain import DeliveryAttempt, DeliveryStatus, LogEntry
-from service.timefmt import utcnow
+from devstack import free_port
+from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry
+from eventnotify.timefmt import utcnow
 from tests.cli.conftest import Cli, Result, table_has, write_credentials
+from tests.support.receiver import Receiver, Reply
+from tests.support.records import read_topic
 
 SECRET_WARNING = "shown only this once"
 TRANSACTION = {"transactionId": 981, "customerIdentifiers": {"customerId": 42}}

@@ -7,21 +7,21 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.receiver import Receiver, Reply
-from support.stack import make_settings
-from support.waiting import logged_as, wait_until
 
+from devstack import Stack
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.devstack import Stack
-from service.domain import CircuitState, DeliveryStatus, LogEntry, SigningSecret, WebhookType
-from service.receiver import WebhookVerificationError, verify
-from service.settings import Settings
-from service.signing import new_secret
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry, SigningSecret, WebhookType
+from eventnotify.receiver import WebhookVerificationError, verify
+from eventnotify.settings import Settings
+from eventnotify.signing import new_secret
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Received, Receiver, Reply
+from tests.support.stack import make_settings
+from tests.support.waiting import logged_as, wait_until
 
 ORG = 11
 
@@ -46,14 +46,16 @@ async def test_ordered_mode_keeps_ref_order_through_failures(
 ) -> None:
     # The first event of ref A fails twice (parked), later A events must wait;
     # ref B events flow meanwhile.
-    def behaviour(req, n):  # type: ignore[no-untyped-def]
+    fails = 0
+
+    def behaviour(req: Received, n: int) -> Reply:
+        nonlocal fails
         body = req.json
-        if body["refId"] == "A" and body["data"]["seq"] == 0 and behaviour.fails < 2:
-            behaviour.fails += 1
+        if body["refId"] == "A" and body["data"]["seq"] == 0 and fails < 2:
+            fails += 1
             return Reply(503)
         return Reply(200, delay=0.01)
 
-    behaviour.fails = 0  # type: ignore[attr-defined]
     receiver.on("/ordered", behaviour)
     hook = await add_webhook(
         store,
@@ -305,7 +307,7 @@ async def test_private_addresses_refused_unless_allow_listed(
     stack: Stack, receiver: Receiver
 ) -> None:
     settings = make_settings(stack, EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS="")
-    from service.store import open_store
+    from eventnotify.store import open_store
 
     store = open_store(settings.mongo)
     await store.ensure_indexes()

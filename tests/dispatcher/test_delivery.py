@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.receiver import Receiver
-from support.waiting import wait_until
-
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.domain import DeliveryStatus
-from service.receiver import verify
-from service.settings import Settings
-from service.store import Store
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
+from eventnotify.receiver import verify
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 ORG = 101
 OTHER_ORG = 202

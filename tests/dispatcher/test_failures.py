@@ -4,20 +4,20 @@ dead letters, each observed at a real receiver and in the MongoDB log."""
 from __future__ import annotations
 
 import pytest
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.receiver import Receiver, Reply
-from support.stack import make_settings
-from support.waiting import logged_as, wait_until
 
+from devstack import Stack
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.catalog.sample import sample_data
-from service.catalog.standard import STANDARD_EVENTS
-from service.devstack import Stack
-from service.domain import DeliveryStatus, EventType, LogEntry
-from service.settings import Settings
-from service.store import Store
+from eventnotify.catalog.sample import sample_data
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus, EventType, LogEntry
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver, Reply
+from tests.support.stack import make_settings
+from tests.support.waiting import logged_as, wait_until
 
 ORG = 7
 
@@ -138,7 +138,7 @@ async def test_bad_input_is_dead_lettered_and_delivery_continues(
         await p.publish_raw(topic, b"{not json", headers=[("content-type", b"application/json")])
         await p.publish(invalid)
         # an unknown event name, put on the subscribed topic
-        from service.envelope import encode
+        from eventnotify.envelope import encode
 
         value, headers = encode(wrong_name)
         await p.publish_raw(topic, value, headers=headers)
@@ -149,7 +149,7 @@ async def test_bad_input_is_dead_lettered_and_delivery_continues(
     assert {r.json["refId"] for r in receiver.ok_for("/ok")} == {good.ref_id, after.ref_id}
 
     async def dead_letters() -> list[LogEntry]:
-        from service.store.logs import LogFilter, LogSort
+        from eventnotify.store.logs import LogFilter, LogSort
 
         page = await store.logs.list_for_group(
             ORG,
@@ -173,7 +173,7 @@ async def test_flag_mode_delivers_schema_invalid_events_and_marks_them(
     stack: Stack, receiver: Receiver
 ) -> None:
     settings = make_settings(stack, EVENTNOTIFY_SCHEMA_MODE="flag")
-    store_ = __import__("service.store", fromlist=["open_store"]).open_store(settings.mongo)
+    store_ = __import__("eventnotify.store", fromlist=["open_store"]).open_store(settings.mongo)
     await store_.ensure_indexes()
     hook = await add_webhook(store_, ORG, receiver.url("/flag"), ["transactionAdded"])
     d = Dispatcher(settings)

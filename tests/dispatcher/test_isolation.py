@@ -16,20 +16,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.endpoints import BlackHole
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.pacing import latencies, percentile, publish_paced
-from support.processes import DispatcherProcess, dispatcher_env
-from support.receiver import Receiver
-from support.waiting import wait_until
 
-from dispatcher.payload import delivered_event_id
-from service.devstack import Stack, free_port
-from service.domain import CircuitState
-from service.envelope import SourceEvent
-from service.settings import Settings
-from service.store import Store
+from devstack import Stack, free_port
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import CircuitState
+from eventnotify.envelope import SourceEvent
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.endpoints import BlackHole
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.pacing import latencies, percentile, publish_paced
+from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -8,17 +8,16 @@ import dataclasses
 import signal
 from pathlib import Path
 
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.receiver import Receiver, Reply
-from support.waiting import wait_until
-
+from devstack import free_port, kafka_server
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.devstack import free_port, kafka_server
-from service.domain import DeliveryStatus
-from service.settings import Settings
-from service.store import Store
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver, Reply
+from tests.support.waiting import wait_until
 
 ORG = 41
 

@@ -31,20 +31,20 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from support.endpoints import LateReceiver
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.processes import DispatcherProcess, dispatcher_env
-from support.receiver import Received, Receiver, Reply
-from support.stack import make_settings
-from support.waiting import wait_until
 
-from dispatcher.payload import delivered_event_id
-from service.devstack import Server, Stack, free_port, mongo_server, mongo_uri
-from service.domain import Webhook
-from service.envelope import SourceEvent
-from service.settings import MongoSettings
-from service.store import Store, open_store
+from devstack import Server, Stack, free_port, mongo_server, mongo_uri
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import Webhook
+from eventnotify.envelope import SourceEvent
+from eventnotify.settings import MongoSettings
+from eventnotify.store import Store, open_store
+from tests.support.endpoints import LateReceiver
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.receiver import Received, Receiver, Reply
+from tests.support.stack import make_settings
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 

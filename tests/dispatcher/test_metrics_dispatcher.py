@@ -6,20 +6,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.metrics import JsonLines, Scrape, json_lines, scrape
-from support.receiver import Receiver, Reply
-from support.stack import make_settings
-from support.waiting import wait_until
 
+from devstack import Stack, free_port
 from dispatcher.app import Dispatcher
 from dispatcher.metrics import attempt_result
-from dispatcher.payload import delivered_event_id
-from service.devstack import Stack, free_port
-from service.settings import Settings
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.metrics import JsonLines, Scrape, json_lines, scrape
+from tests.support.receiver import Receiver, Reply
+from tests.support.stack import make_settings
+from tests.support.waiting import wait_until
 
 ORG = 31
 TWO_HOURS_MS = 2 * 3600 * 1000

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.processes import DispatcherProcess, dispatcher_env
-from support.receiver import Receiver, Reply
-
-from dispatcher.payload import delivered_event_id
-from service.settings import Settings
-from service.store import Store
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.receiver import Receiver, Reply
 
 ORG = 51
 EVENTS = 400

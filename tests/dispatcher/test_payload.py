@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from dispatcher.payload import EVENT_ID_NAMESPACE, body, delivered_event_id
-from service.envelope import SourceEvent
+from eventnotify.delivery.request import EVENT_ID_NAMESPACE, body, delivered_event_id
+from eventnotify.envelope import SourceEvent
 
 
 def test_delivered_event_id_is_uuid5_and_stable() -> None:

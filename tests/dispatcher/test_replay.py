@@ -8,26 +8,28 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from eventnotify.v1 import replay_pb2, replay_pb2_grpc
-from support.hooks import add_webhook
-from support.kafka import EventProducer, make_event
-from support.receiver import Receiver, Reply
-from support.waiting import wait_until
 
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus, Role
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import format_ts, utcnow
+from eventnotify.v1 import replay_pb2, replay_pb2_grpc
 from service.core.keys import mint_key
-from service.domain import DeliveryStatus, Role
 from service.server import create_server
-from service.settings import Settings
-from service.store import Store
-from service.timefmt import format_ts, utcnow
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver, Reply
+from tests.support.waiting import wait_until
+
+Replay = tuple[replay_pb2_grpc.ReplayServiceStub, tuple[tuple[str, str], ...]]
 
 ORG = 31
 
 
 @pytest.fixture
-async def replay(settings: Settings, store: Store) -> AsyncIterator[tuple[object, tuple]]:  # type: ignore[type-arg]
+async def replay(settings: Settings, store: Store) -> AsyncIterator[Replay]:
     server, port = await create_server(settings, store)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
@@ -40,7 +42,7 @@ async def replay(settings: Settings, store: Store) -> AsyncIterator[tuple[object
 
 
 async def test_resend_one_delivery_keeps_its_event_id(
-    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay: Replay
 ) -> None:  # type: ignore[no-untyped-def]
     stub, auth = replay
     hook = await add_webhook(store, ORG, receiver.url("/r"), ["badgeEarned"])
@@ -76,7 +78,7 @@ async def test_resend_one_delivery_keeps_its_event_id(
 
 
 async def test_recover_failed_since_time(
-    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay: Replay
 ) -> None:  # type: ignore[no-untyped-def]
     stub, auth = replay
     state = {"accept": False}
@@ -112,7 +114,7 @@ async def test_recover_failed_since_time(
 
 
 async def test_rewind_redelivers_everything_since(
-    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher, replay: Replay
 ) -> None:  # type: ignore[no-untyped-def]
     stub, auth = replay
     hook = await add_webhook(store, ORG, receiver.url("/w"), ["badgeEarned", "cardUpdated"])

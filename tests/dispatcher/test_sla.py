@@ -1,4 +1,4 @@
-"""dispatcher.sla: deadline and breach timestamp."""
+"""eventnotify.delivery.sla: deadline and breach timestamp."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.sla import breach_timestamp, sla_deadline
+from eventnotify.delivery.sla import breach_timestamp, sla_deadline
 
 INGESTED = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 DEADLINE = INGESTED + timedelta(hours=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.ssrf import AddressNotAllowed, AddressPolicy
+from eventnotify.delivery.addresses import AddressNotAllowed, AddressPolicy
 
 
 @pytest.mark.parametrize(

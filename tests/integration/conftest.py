@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from service.devstack import Stack
-from service.devstack.kafka_shim import KafkaShim
-from service.settings import Settings
+from devstack import Stack
+from devstack.kafka_shim import KafkaShim
+from eventnotify.settings import Settings
 
 
 def require_tool(name: str) -> str:

@@ -8,18 +8,17 @@ import asyncio
 import json
 import uuid
 
-from support.hooks import add_webhook
-from support.receiver import Receiver
-from support.waiting import wait_until
-
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.domain import DeliveryStatus
-from service.envelope import topic_for
-from service.receiver import verify
-from service.settings import Settings
-from service.store import Store
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
+from eventnotify.envelope import topic_for
+from eventnotify.receiver import verify
+from eventnotify.settings import Settings
+from eventnotify.store import Store
 from tests.integration.conftest import require_tool
+from tests.support.hooks import add_webhook
+from tests.support.receiver import Receiver
+from tests.support.waiting import wait_until
 
 ORG = 23
 

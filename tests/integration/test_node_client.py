@@ -11,18 +11,18 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from support.hooks import add_webhook
 
-from dispatcher.pipeline import new_entry
+from devstack import REPO
+from eventnotify.delivery.entries import new_entry
+from eventnotify.domain import DeliveryAttempt, DeliveryStatus, Role
+from eventnotify.envelope import SourceEvent
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
 from service.core.keys import mint_key
-from service.devstack import REPO
-from service.domain import DeliveryAttempt, DeliveryStatus, Role
-from service.envelope import SourceEvent
 from service.server import create_server
-from service.settings import Settings
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
 from tests.integration.conftest import require_tool
+from tests.support.hooks import add_webhook
 
 ORG = 41
 NODE_DIR = REPO / "tests" / "node"

@@ -9,6 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2_grpc
+
+from devstack import Stack
+from eventnotify.domain import Role
+from eventnotify.settings import Settings
+from eventnotify.store import Store, open_store
 from eventnotify.v1 import (
     admin_pb2_grpc,
     catalog_pb2_grpc,
@@ -16,16 +23,9 @@ from eventnotify.v1 import (
     webhook_pb2,
     webhook_pb2_grpc,
 )
-from google.rpc import error_details_pb2, status_pb2
-from grpc_health.v1 import health_pb2_grpc
-
 from service.core.keys import mint_key
-from service.devstack import Stack
-from service.domain import Role
 from service.server import ApiServer, create_server
-from service.settings import Settings
-from service.store import Store, open_store
-from tests.conftest import make_settings
+from tests.support.stack import make_settings
 
 ROOT_KEY = "root-secret-for-tests"
 Metadata = tuple[tuple[str, str], ...]

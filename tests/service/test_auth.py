@@ -7,14 +7,14 @@ import logging
 
 import grpc
 import pytest
-from eventnotify.v1 import admin_pb2, catalog_pb2, webhook_pb2
 
+from eventnotify.domain import Role
+from eventnotify.errors import Unauthenticated
+from eventnotify.logging import JsonFormatter, request_id_var
+from eventnotify.store.api_keys import hash_secret
+from eventnotify.v1 import admin_pb2, catalog_pb2, webhook_pb2
 from service.api.auth import Authenticator
 from service.core.keys import mint_key
-from service.domain import Role
-from service.errors import Unauthenticated
-from service.logging import JsonFormatter, request_id_var
-from service.store.api_keys import hash_secret
 from tests.service.conftest import ROOT_KEY, Api, create_hook, expect_error
 
 LIST = webhook_pb2.ListWebhooksRequest()

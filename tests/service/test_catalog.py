@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from service.catalog import schemas
-from service.catalog.sample import sample_data
-from service.catalog.schemas import FieldViolation, check_schema, validate_data
-from service.catalog.standard import (
+from eventnotify.catalog import schemas
+from eventnotify.catalog.sample import sample_data
+from eventnotify.catalog.schemas import FieldViolation, check_schema, validate_data
+from eventnotify.catalog.standard import (
     CATEGORIES,
     DIALECT,
     ENVELOPE_SCHEMA,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from eventnotify.v1 import catalog_pb2
 from google.protobuf import field_mask_pb2, struct_pb2
 
-from service.catalog.standard import STANDARD_EVENTS
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.domain import Role
+from eventnotify.v1 import catalog_pb2
 from service.convert import struct_to_dict
-from service.domain import Role
 from tests.service.conftest import Api, Metadata, create_hook, expect_error
 
 CUSTOM_SCHEMA: dict[str, Any] = {

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from eventnotify.v1 import catalog_pb2, log_pb2, webhook_pb2
 from google.protobuf import json_format
 
-from service import convert
-from service.domain import (
+from eventnotify.domain import (
     Actor,
     ApiKey,
     CircuitState,
@@ -20,8 +18,10 @@ from service.domain import (
     Webhook,
     WebhookType,
 )
-from service.errors import InvalidArgument
-from service.store.logs import GroupMetrics
+from eventnotify.errors import InvalidArgument
+from eventnotify.store.logs import GroupMetrics
+from eventnotify.v1 import catalog_pb2, log_pb2, webhook_pb2
+from service import convert
 
 T = datetime(2020, 4, 20, 10, 35, 47, 473000, tzinfo=UTC)
 

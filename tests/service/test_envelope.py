@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from service.envelope import EnvelopeError, SourceEvent, decode, encode, topic_for
+from eventnotify.envelope import EnvelopeError, SourceEvent, decode, encode, topic_for
 
 EVENT = SourceEvent(
     event_id="e-1",

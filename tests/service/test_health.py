@@ -9,7 +9,7 @@ from typing import Any
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from service.devstack import free_port
+from devstack import free_port
 from tests.service.conftest import Api, ApiFactory
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

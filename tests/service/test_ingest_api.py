@@ -15,21 +15,21 @@ from typing import Any
 import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
-from eventnotify.v1 import envelope_pb2, ingest_pb2, ingest_pb2_grpc
-from support.records import read_topic
 
-from service.catalog.sample import sample_data
-from service.catalog.standard import STANDARD_EVENTS
+from devstack import free_port
+from eventnotify.catalog.sample import sample_data
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.domain import EventType, Role
+from eventnotify.envelope import decode, topic_for
+from eventnotify.producer import KafkaSink
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import to_epoch_ms, utcnow
+from eventnotify.v1 import envelope_pb2, ingest_pb2, ingest_pb2_grpc
 from service.core.keys import mint_key
-from service.devstack import free_port
-from service.domain import EventType, Role
-from service.envelope import decode, topic_for
-from service.producer import KafkaSink
 from service.server import create_server
-from service.settings import Settings
-from service.store import Store
-from service.timefmt import to_epoch_ms, utcnow
 from tests.service.conftest import Metadata, expect_error
+from tests.support.records import read_topic
 
 ORG = 7
 CUSTOMER = {"customerId": 42}

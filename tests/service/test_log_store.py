@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from support.waiting import wait_until
-
-from service.domain import DeliveryStatus, LogEntry
-from service.store import Store
-from service.store.logs import DeliveryLogRepository
-from service.timefmt import utcnow
+from eventnotify.domain import DeliveryStatus, LogEntry
+from eventnotify.store import Store
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.timefmt import utcnow
+from tests.support.waiting import wait_until
 
 
 def _entry(minutes_ago: int) -> LogEntry:

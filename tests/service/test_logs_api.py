@@ -10,10 +10,10 @@ from typing import Any
 
 import grpc
 import pytest
-from eventnotify.v1 import log_pb2
 
-from service.domain import DeliveryAttempt, DeliveryStatus, LogEntry, Role
-from service.timefmt import format_ts, utcnow
+from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry, Role
+from eventnotify.timefmt import format_ts, utcnow
+from eventnotify.v1 import log_pb2
 from tests.service.conftest import Api, Metadata, create_hook, expect_error
 
 _n = itertools.count()
@@ -53,7 +53,9 @@ def entry(
         last_http_status=200 if attempted else None,
         last_duration_ms=duration_ms,
         attempts=(
-            [DeliveryAttempt(ingested, 200, duration_ms, response_body="ok")] if attempted else []
+            [DeliveryAttempt(ingested, 200, duration_ms or 0, response_body="ok")]
+            if attempted
+            else []
         ),
     )
 

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import aiohttp
 import grpc
 import pytest
-from eventnotify.v1 import webhook_pb2
 from grpc_health.v1 import health_pb2
 from prometheus_client import Counter
-from support.metrics import JsonLines, json_lines, scrape
 
-from service.devstack import free_port
-from service.domain import Role
-from service.metrics import MetricsServer, new_registry, start_metrics_server
+from devstack import free_port
+from eventnotify.domain import Role
+from eventnotify.metrics import MetricsServer, new_registry, start_metrics_server
+from eventnotify.v1 import webhook_pb2
 from tests.service.conftest import ApiFactory, expect_error
+from tests.support.metrics import JsonLines, json_lines, scrape
 
 WEBHOOKS = "/eventnotify.v1.WebhookService/"
 REQUESTS = "eventnotify_grpc_requests_total"

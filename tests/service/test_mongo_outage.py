@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import grpc
-from eventnotify.v1 import webhook_pb2
 from grpc_health.v1 import health_pb2
 
-from service.devstack import Stack, free_port, mongo_server, mongo_uri
-from service.settings import MongoSettings
-from tests.conftest import make_settings
+from devstack import Stack, free_port, mongo_server, mongo_uri
+from eventnotify.settings import MongoSettings
+from eventnotify.v1 import webhook_pb2
 from tests.service.conftest import ROOT_KEY, ApiFactory, create_hook, expect_error
 from tests.service.test_health import wait_status
+from tests.support.stack import make_settings
 
 TIMEOUT_MS = 1000
 

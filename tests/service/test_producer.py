@@ -6,17 +6,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from support.hooks import add_webhook
-from support.receiver import Receiver
-from support.records import read_topic
 
 from dispatcher.app import Dispatcher
-from dispatcher.payload import delivered_event_id
-from service.envelope import JSON, PROTOBUF, decode
-from service.producer import EventPublisher
-from service.receiver import verify
-from service.settings import Settings
-from service.store import Store
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.envelope import JSON, PROTOBUF, decode
+from eventnotify.producer import EventPublisher
+from eventnotify.receiver import verify
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.receiver import Receiver
+from tests.support.records import read_topic
 
 ORG = 17
 DATA = {"transactionId": 5, "amount": 12.5, "customerIdentifiers": {"customerId": 9}}

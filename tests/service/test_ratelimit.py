@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from eventnotify.v1 import webhook_pb2
 
+from eventnotify.domain import Role
+from eventnotify.errors import ResourceExhausted
+from eventnotify.v1 import webhook_pb2
 from service.api.auth import RateLimiter
-from service.domain import Role
-from service.errors import ResourceExhausted
 from tests.service.conftest import ApiFactory, expect_error
 
 LIST = webhook_pb2.ListWebhooksRequest()

@@ -7,7 +7,7 @@ import ast
 import sys
 from pathlib import Path
 
-RECEIVER = Path(__file__).resolve().parents[2] / "service" / "receiver.py"
+RECEIVER = Path(__file__).resolve().parents[2] / "eventnotify" / "receiver.py"
 
 
 def non_stdlib_imports(source: str) -> list[str]:

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from eventnotify.v1 import catalog_pb2, log_pb2, webhook_pb2
 from google.protobuf import json_format
 
+from eventnotify.v1 import catalog_pb2, log_pb2, webhook_pb2
 from service.convert import log_entry_to_proto
 from tests.service.conftest import Api, Metadata, create_hook
 from tests.service.test_logs_api import entry

@@ -6,26 +6,29 @@ from __future__ import annotations
 
 import grpc
 from aiokafka import AIOKafkaProducer
-from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
-from support.receiver import Receiver, Reply
-from support.records import read_topic
 
-from service.catalog.schemas import validate_data
-from service.catalog.standard import STANDARD_EVENTS
+from devstack import free_port
+from eventnotify.catalog.schemas import validate_data
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.domain import Role
+from eventnotify.receiver import verify
+from eventnotify.settings import Settings
+from eventnotify.store import open_store
+from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
 from service.core.keys import mint_key
-from service.devstack import free_port
-from service.domain import Role
-from service.receiver import verify
 from service.server import create_server
-from service.settings import Settings
-from service.store import open_store
 from tests.service.conftest import Api, Metadata, create_hook, expect_error
+from tests.support.receiver import Receiver, Reply
+from tests.support.records import read_topic
 
 LONG_BODY = "é" * 3000  # 6000 bytes: the excerpt must stop at 1 KiB, on a character
 
 
 async def _log(api: Api, md: Metadata, event_id: str) -> log_pb2.DeliveryLogEntry:
-    return await api.logs.GetEventLog(log_pb2.GetEventLogRequest(event_id=event_id), metadata=md)
+    entry: log_pb2.DeliveryLogEntry = await api.logs.GetEventLog(
+        log_pb2.GetEventLogRequest(event_id=event_id), metadata=md
+    )
+    return entry
 
 
 async def test_live_receiver_gets_a_signed_schema_valid_sample(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import Settings, SettingsError, describe
+from eventnotify.settings import Settings, SettingsError, describe
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -1,5 +1,5 @@
-"""Sender signatures (service.signing) against the Standard Webhooks test vector,
-and the receiver module (service.receiver) verifying them."""
+"""Sender signatures (eventnotify.signing) against the Standard Webhooks test vector,
+and the receiver module (eventnotify.receiver) verifying them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from service import receiver, signing
-from service.receiver import Verifier, WebhookVerificationError
+from eventnotify import receiver, signing
+from eventnotify.receiver import Verifier, WebhookVerificationError
 
 # The symmetric test vector published with the Standard Webhooks specification.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

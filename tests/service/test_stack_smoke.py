@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from service.settings import Settings
+from eventnotify.settings import Settings
 
 
 async def test_mongo_roundtrip_and_change_stream(
@@ -19,7 +19,7 @@ async def test_mongo_roundtrip_and_change_stream(
     async with await coll.watch() as stream:
         await coll.insert_one({"n": 99})
         change = await asyncio.wait_for(stream.next(), 10)
-    assert change["fullDocument"]["n"] == 99
+    assert change["fullDocument"]["n"] == 99  # type: ignore[index]
 
 
 async def test_kafka_produce_consume_with_group(settings: Settings) -> None:

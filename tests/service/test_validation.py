@@ -6,9 +6,9 @@ from typing import Any
 
 import grpc
 import pytest
-from eventnotify.v1 import catalog_pb2, webhook_pb2
 from google.protobuf import field_mask_pb2
 
+from eventnotify.v1 import catalog_pb2, webhook_pb2
 from service.core.validation import FORBIDDEN_HEADERS
 from tests.service.conftest import Api, Metadata, create_hook, expect_error
 

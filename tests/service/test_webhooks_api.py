@@ -8,11 +8,11 @@ import uuid
 from datetime import timedelta
 
 import grpc
-from eventnotify.v1 import webhook_pb2
 from google.protobuf import field_mask_pb2
 
-from service.domain import Role
-from service.timefmt import parse_ts, utcnow
+from eventnotify.domain import Role
+from eventnotify.timefmt import parse_ts, utcnow
+from eventnotify.v1 import webhook_pb2
 from tests.service.conftest import Api, Metadata, create_hook, expect_error, webhook
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")

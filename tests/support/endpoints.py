@@ -9,8 +9,8 @@ import contextlib
 
 from aiohttp import web
 
-from service.devstack import free_port
-from support.receiver import Receiver
+from devstack import free_port
+from tests.support.receiver import Receiver
 
 
 class LateReceiver(Receiver):

@@ -7,10 +7,10 @@ from typing import Any
 
 from bson import ObjectId
 
-from service.domain import Actor, SigningSecret, Webhook, WebhookType
-from service.signing import new_secret
-from service.store import Store
-from service.timefmt import utcnow
+from eventnotify.domain import Actor, SigningSecret, Webhook, WebhookType
+from eventnotify.signing import new_secret
+from eventnotify.store import Store
+from eventnotify.timefmt import utcnow
 
 
 def make_webhook(org_id: int, url: str, event_names: list[str], **overrides: Any) -> Webhook:

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from service.envelope import SourceEvent, encode, topic_for
-from service.settings import Settings
-from service.timefmt import to_epoch_ms, utcnow
+from eventnotify.envelope import SourceEvent, encode, topic_for
+from eventnotify.settings import Settings
+from eventnotify.timefmt import to_epoch_ms, utcnow
 
 
 def make_event(

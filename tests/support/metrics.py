@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.logging import JsonFormatter
+from eventnotify.logging import JsonFormatter
 
 
 @dataclass(frozen=True)

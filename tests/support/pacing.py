@@ -12,9 +12,9 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-from service.envelope import SourceEvent
-from support.kafka import EventProducer
-from support.receiver import Received
+from eventnotify.envelope import SourceEvent
+from tests.support.kafka import EventProducer
+from tests.support.receiver import Received
 
 
 async def publish_paced(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from service.devstack import REPO
+from devstack import REPO
 
 _VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from service.devstack import Stack
-from service.settings import KafkaSettings, MongoSettings, Settings
+from devstack import Stack
+from eventnotify.settings import KafkaSettings, MongoSettings, Settings
 
 _counter = itertools.count()
 

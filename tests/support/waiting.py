@@ -6,14 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from service.domain import DeliveryStatus, LogEntry
-from service.store import Store
+from eventnotify.domain import DeliveryStatus, LogEntry
+from eventnotify.store import Store
 
 T = TypeVar("T")
 
 
 async def wait_until(
-    probe: Callable[[], Awaitable[T]], within: float = 30.0, interval: float = 0.1
+    probe: Callable[[], Awaitable[T | None]], within: float = 30.0, interval: float = 0.1
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``within`` s."""
     loop = asyncio.get_running_loop()

@@ -1,0 +1,724 @@
+"""``make bench``: the real dispatcher next to a bare consume -> POST -> log
+loop, in the same run, against the same servers and the same receiver.
+
+Method
+------
+- Servers: its own SecantusDB and Tansu (``devstack``) unless
+  ``MONGODB_URI`` / ``KAFKA_BOOTSTRAP_SERVERS`` point at real ones. The
+  receiver is a plain aiohttp server in a separate process, so its CPU is not
+  counted; it records each eventId's first arrival and created -> received
+  latency (the body's ``createdAt`` against its own clock, same host).
+- Throughput and CPU (backlog phase): N events (protobuf envelopes, one
+  topic, 4 partitions) are produced before timing starts. Each contender then
+  consumes its own copy from a fresh consumer group, POSTs every event with
+  at most C requests in flight, writes one log document per delivery in
+  batches and commits. Deliveries/s = N / (first arrival -> all N received
+  and logged). CPU us/delivery = ``time.process_time()`` of this process over
+  the whole phase / N; the backlog keeps both contenders busy, so idle
+  wake-ups do not inflate the figure.
+- Latency (paced phase): after a warm-up, a separate producer process
+  publishes at a fixed rate well below both throughputs, stamping
+  ``createdAt`` at send time; p50/p99 are over those events' first arrivals.
+- The bare loop: aiokafka ``getmany`` (500) -> decode the envelope and build
+  the same JSON body -> aiohttp POST (connector limit C) -> one
+  ``insert_many`` of a log document per delivery (same shape and the same
+  indexes as the delivery log) -> commit, the next batch's POSTs overlapping
+  the previous batch's write. No signing, matching, retries, caps or
+  per-message bookkeeping.
+- Our dispatcher: ``dispatcher.app.Dispatcher`` in this process with one
+  HTTP webhook whose maxAllowedConnections is C. When the bench owns the
+  MongoDB stand-in, each contender gets it restarted and empty (its write
+  speed falls as documents pile up, which would favour whoever runs first).
+
+Targets (issue 3): throughput >= 0.9x the bare loop, CPU per delivery <=
+1.3x. Bounded: every phase has a deadline; the bench stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from bson import ObjectId
+from google.protobuf import json_format
+from pymongo import AsyncMongoClient
+
+from devstack import Stack, free_port, start_stack, wait_for_port
+from dispatcher.app import Dispatcher
+from eventnotify.domain import Actor, SigningSecret, Webhook, WebhookType
+from eventnotify.envelope import SourceEvent, encode, topic_for
+from eventnotify.logging import configure_logging
+from eventnotify.settings import Settings
+from eventnotify.signing import new_secret
+from eventnotify.store import open_store
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.timefmt import to_epoch_ms, utcnow
+from eventnotify.v1 import envelope_pb2
+
+ORG = 1
+BACKLOG_EVENT = "badgeEarned"
+PACED_EVENT = "cardUpdated"
+WARM_UP = 20
+PHASE_DEADLINE_SECONDS = 600.0
+POLL_SECONDS = 0.1
+TARGET_THROUGHPUT = 0.9
+TARGET_CPU = 1.3
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    """What to run; defaults are ``make bench``'s."""
+
+    events: int = 40_000
+    concurrency: int = 64
+    paced_rate: float = 400.0
+    paced_seconds: float = 10.0
+    profile: str = ""
+
+
+@dataclass
+class Result:
+    """Figures of one contender."""
+
+    name: str
+    deliveries: int = 0
+    busy_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.deliveries / self.busy_seconds if self.busy_seconds else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds / self.deliveries * 1e6 if self.deliveries else 0.0
+
+
+# ------------------------------------------------------------------- receiver
+
+
+@dataclass
+class _PathStats:
+    first_at: float = 0.0
+    seen: set[str] = field(default_factory=set)
+    latencies: list[float] = field(default_factory=list)  # per eventId, in arrival order
+
+
+def serve_receiver(port: int) -> None:
+    """Run the receiver (in its own process) until SIGTERM."""
+    stats: dict[str, _PathStats] = {}
+
+    async def deliver(request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        now = time.time()
+        st = stats.setdefault(request.match_info["path"], _PathStats())
+        event_id = body["eventId"]
+        if event_id not in st.seen:
+            st.seen.add(event_id)
+            st.latencies.append(now - body["createdAt"] / 1000)
+            st.first_at = st.first_at or now
+        return web.Response(text="ok")
+
+    async def report(request: web.Request) -> web.Response:
+        st = stats.get(request.match_info["path"], _PathStats())
+        out: Document = {"distinct": len(st.seen), "first_at": st.first_at}
+        if "skip" in request.query:
+            lat = sorted(st.latencies[int(request.query["skip"]) :])
+            out["p50"], out["p99"] = _percentile(lat, 50), _percentile(lat, 99)
+        return web.json_response(out)
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/hook/{path}", deliver)
+        app.router.add_get("/stats/{path}", report)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, -(-len(sorted_values) * q // 100))
+    return sorted_values[int(rank) - 1]
+
+
+class ReceiverClient:
+    """Talks to the receiver process."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._session: aiohttp.ClientSession | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/hook/{path}"
+
+    async def stats(self, path: str, skip: int | None = None) -> Document:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        query = f"?skip={skip}" if skip is not None else ""
+        async with self._session.get(f"http://127.0.0.1:{self.port}/stats/{path}{query}") as r:
+            doc: Document = dict(await r.json())
+            return doc
+
+    async def wait_distinct(self, path: str, count: int) -> Document:
+        async def probe() -> Document | None:
+            st = await self.stats(path)
+            return st if st["distinct"] >= count else None
+
+        doc: Document = await _poll(probe, f"{count} deliveries at /{path}")
+        return doc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+async def _poll(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
+    deadline = time.monotonic() + PHASE_DEADLINE_SECONDS
+    while True:
+        if result := await probe():
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bench: no {what} after {PHASE_DEADLINE_SECONDS:.0f}s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+# ------------------------------------------------------------------- producing
+
+
+def _event(i: int, name: str) -> SourceEvent:
+    return SourceEvent(
+        event_id=str(uuid.uuid4()),
+        event_name=name,
+        org_id=ORG,
+        ref_id=f"ref-{i % 997}",
+        request_id=str(uuid.uuid4()),
+        created_at_ms=to_epoch_ms(utcnow()),
+        data={"seq": i, "badge": "gold", "customerIdentifiers": {"customerId": i}},
+    )
+
+
+async def produce(bootstrap: str, topic: str, count: int, rate: float = 0.0) -> None:
+    """Publish ``count`` events; at ``rate`` per second (createdAt stamped at
+    send time) when given, else as fast as possible."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=2)
+    await producer.start()
+    try:
+        name = topic.rsplit(".", 1)[-1]
+        start = time.monotonic()
+        for i in range(count):
+            if rate and (wait := start + i / rate - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            event = _event(i, name)
+            value, headers = encode(event)
+            await producer.send(topic, value, key=event.ref_id.encode(), headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def create_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    finally:
+        await admin.close()
+
+
+async def paced_phase(
+    receiver: ReceiverClient, bootstrap: str, topic: str, path: str, cfg: Config
+) -> tuple[float, float]:
+    """Warm up, then a fixed-rate load from a separate process: (p50, p99) ms."""
+    await produce(bootstrap, topic, WARM_UP)
+    await receiver.wait_distinct(path, WARM_UP)
+    count = int(cfg.paced_rate * cfg.paced_seconds)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.delivery",
+        "--produce",
+        bootstrap,
+        topic,
+        str(count),
+        str(cfg.paced_rate),
+    )
+    if await child.wait() != 0:
+        raise RuntimeError("bench: the paced producer failed")
+    await receiver.wait_distinct(path, WARM_UP + count)
+    st = await receiver.stats(path, skip=WARM_UP)
+    return st["p50"] * 1000, st["p99"] * 1000
+
+
+# ------------------------------------------------------------------- bare loop
+
+
+def _log_doc(
+    msg: envelope_pb2.EventEnvelope,
+    group: str,
+    position: str,
+    status: int,
+    started: datetime,
+    duration_ms: int,
+    body: str,
+) -> Document:
+    """A log document with every key the delivery log's documents have, so
+    both contenders make the database do the same work per delivery."""
+    ingested = datetime.fromtimestamp(msg.created_at / 1000, UTC)
+    ended = datetime.now(UTC)
+    return {
+        "_id": msg.event_id,
+        "source_event_id": msg.event_id,
+        "org_id": msg.org_id,
+        "web_hook_id": group,
+        "consumer_group_id": group,
+        "event_name": msg.event_name,
+        "ref_id": msg.ref_id,
+        "request_id": msg.request_id,
+        "status": "DELIVERED",
+        "ingested_at": ingested,
+        "started_at": started,
+        "ended_at": ended,
+        "sla_breach_at": None,
+        "sla_deadline": ingested + timedelta(hours=1),
+        "last_http_status": status,
+        "last_duration_ms": duration_ms,
+        "attempts": [
+            {
+                "time": started,
+                "http_status": status,
+                "duration_ms": duration_ms,
+                "error": "",
+                "response_body": body,
+                "response_truncated": False,
+            }
+        ],
+        "failure_reason": "",
+        "next_attempt_at": None,
+        "schema_violation": "",
+        "kafka_position": position,
+        "test": False,
+        "source_event": None,
+        "updated_at": ended,
+        "expire_at": ingested + timedelta(days=30),
+    }
+
+
+class BareLoop:
+    """consume -> POST -> batched insert_many -> commit, and nothing else."""
+
+    def __init__(self, bootstrap: str, topic: str, url: str, logs: Any, concurrency: int) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._url = url
+        self._logs = logs
+        self._concurrency = concurrency
+        self._group = str(uuid.uuid4())
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self._topic,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=500,
+        )
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._concurrency), trust_env=False
+        )
+        written: asyncio.Queue[tuple[list[Document], dict[TopicPartition, int]] | None]
+        written = asyncio.Queue(maxsize=1)
+        await consumer.start()
+        writer = asyncio.create_task(self._write(written, consumer))
+        try:
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                if not batch:
+                    continue
+                records = [m for msgs in batch.values() for m in msgs]
+                docs = await asyncio.gather(*(self._post(session, m) for m in records))
+                await written.put((docs, {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}))
+            await written.put(None)
+            await writer
+        finally:
+            writer.cancel()
+            await session.close()
+            await consumer.stop()
+
+    async def _post(self, session: aiohttp.ClientSession, record: Any) -> Document:
+        msg = envelope_pb2.EventEnvelope()
+        msg.ParseFromString(record.value)
+        payload = {
+            "eventName": msg.event_name,
+            "eventId": msg.event_id,
+            "orgId": msg.org_id,
+            "refId": msg.ref_id,
+            "apiRequestId": msg.request_id,
+            "createdAt": msg.created_at,
+            "data": json_format.MessageToDict(msg.data),
+            "loyaltyEventId": msg.loyalty_event_id or None,
+        }
+        started = datetime.now(UTC)
+        t0 = time.perf_counter()
+        async with session.post(
+            self._url,
+            data=json.dumps(payload, separators=(",", ":")).encode(),
+            headers={"content-type": "application/json"},
+        ) as resp:
+            text = (await resp.content.read(4097)).decode("utf-8", "replace")
+            status = resp.status
+        duration = int((time.perf_counter() - t0) * 1000)
+        position = f"{record.topic}/{record.partition}/{record.offset}"
+        return _log_doc(msg, self._group, position, status, started, duration, text[:4096])
+
+    async def _write(
+        self,
+        queue: asyncio.Queue[tuple[list[Document], dict[TopicPartition, int]] | None],
+        consumer: AIOKafkaConsumer,
+    ) -> None:
+        while (item := await queue.get()) is not None:
+            docs, offsets = item
+            await self._logs.insert_many(docs, ordered=False)
+            await consumer.commit(offsets)
+
+
+# ------------------------------------------------------------------- contenders
+
+
+async def _timed(
+    cfg: Config,
+    name: str,
+    receiver: ReceiverClient,
+    path: str,
+    start: Callable[[], Awaitable[None]],
+    logged: Callable[[], Awaitable[int]],
+) -> Result:
+    """Start a contender, wait until all ``cfg.events`` are received and logged."""
+    n = cfg.events
+    profiler = cProfile.Profile(time.process_time) if cfg.profile else None
+    cpu0 = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    await start()
+    st = await receiver.wait_distinct(path, n)
+    await _poll(lambda: _at_least(logged, n), f"{n} log entries for {name}")
+    end = time.time()
+    cpu = time.process_time() - cpu0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{cfg.profile}-{path}.prof")
+    return Result(name, n, busy_seconds=end - st["first_at"], cpu_seconds=cpu)
+
+
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await count() >= n
+
+
+def _webhook(url: str, event_name: str, cap: int) -> Webhook:
+    now = utcnow()
+    actor = Actor(id=0, code="bench", name="bench")
+    return Webhook(
+        web_hook_id=str(ObjectId()),
+        org_id=ORG,
+        name=f"bench-{event_name}",
+        event_names=[event_name],
+        url=url,
+        type=WebhookType.HTTP,
+        method="POST",
+        headers={},
+        max_allowed_connections=cap,
+        sla_in_seconds=3600,
+        no_of_retry_attempts=0,
+        active=True,
+        consumer_group_id=str(uuid.uuid4()),
+        ordered_delivery=False,
+        created_on=now,
+        last_updated_on=now,
+        created_by=actor,
+        last_updated_by=actor,
+        secrets=[SigningSecret(new_secret(), now)],
+    )
+
+
+async def bench_bare(
+    cfg: Config, settings: Settings, receiver: ReceiverClient
+) -> tuple[Result, tuple[float, float]]:
+    prefix = settings.kafka.topic_prefix
+    bootstrap = settings.kafka.bootstrap_servers
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo.uri, tz_aware=True)
+    db = client[settings.mongo.database + "_bare"]
+    # Same indexes as the delivery log: the comparison is about the dispatcher,
+    # not about index maintenance.
+    await DeliveryLogRepository(db).ensure_indexes()
+    logs = db["delivery_logs"]
+    loops: list[tuple[BareLoop, asyncio.Task[None]]] = []
+
+    def launch(topic: str, path: str) -> Callable[[], Awaitable[None]]:
+        async def start() -> None:
+            loop = BareLoop(bootstrap, topic, receiver.url(path), logs, cfg.concurrency)
+            loops.append((loop, asyncio.create_task(loop.run())))
+
+        return start
+
+    try:
+        result = await _timed(
+            cfg,
+            "bare loop",
+            receiver,
+            "bare",
+            launch(topic_for(prefix + "bare.", BACKLOG_EVENT), "bare"),
+            # Metadata count, O(1): a filtered count is a full scan on the
+            # stand-in and would compete with the writes being measured.
+            logs.estimated_document_count,
+        )
+        await launch(topic_for(prefix + "bare.", PACED_EVENT), "bare-paced")()
+        latency = await paced_phase(
+            receiver, bootstrap, topic_for(prefix + "bare.", PACED_EVENT), "bare-paced", cfg
+        )
+    finally:
+        for loop, task in loops:
+            loop.stop()
+            await task
+        await client.drop_database(db.name)
+        await client.close()
+    return result, latency
+
+
+async def bench_ours(
+    cfg: Config, settings: Settings, receiver: ReceiverClient
+) -> tuple[Result, tuple[float, float]]:
+    ours = settings.replace(
+        kafka=dataclasses.replace(
+            settings.kafka, topic_prefix=settings.kafka.topic_prefix + "ours."
+        )
+    )
+    store = open_store(ours.mongo)
+    await store.ensure_indexes()
+    hook = _webhook(receiver.url("ours"), BACKLOG_EVENT, cfg.concurrency)
+    await store.webhooks.insert(hook)
+    dispatcher = Dispatcher(ours, store)
+    logs = store.db["delivery_logs"]
+
+    try:
+        result = await _timed(
+            cfg,
+            "eventnotify dispatcher",
+            receiver,
+            "ours",
+            dispatcher.start,
+            # Only this contender writes here until the latency phase; every
+            # backlog delivery ends DELIVERED (the receiver answers 200).
+            logs.estimated_document_count,
+        )
+        paced = _webhook(receiver.url("ours-paced"), PACED_EVENT, cfg.concurrency)
+        await store.webhooks.insert(paced)
+        await dispatcher.supervisor.sync()
+        latency = await paced_phase(
+            receiver,
+            ours.kafka.bootstrap_servers,
+            topic_for(ours.kafka.topic_prefix, PACED_EVENT),
+            "ours-paced",
+            cfg,
+        )
+    finally:
+        await dispatcher.shutdown()  # closes the store too
+        client: AsyncMongoClient[Document] = AsyncMongoClient(ours.mongo.uri)
+        await client.drop_database(ours.mongo.database)
+        await client.close()
+    return result, latency
+
+
+# ------------------------------------------------------------------- main
+
+
+def bench_settings(stack: Stack, env: Mapping[str, str]) -> Settings:
+    suffix = uuid.uuid4().hex[:8]
+    return Settings.from_env(
+        {
+            **env,
+            "MONGODB_URI": stack.mongodb_uri,
+            "MONGODB_DATABASE": f"bench_{suffix}",
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+            "EVENTNOTIFY_TOPIC_PREFIX": f"bench{suffix}.",
+            "KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS": "127.0.0.1",
+            "EVENTNOTIFY_DISPATCHER_METRICS_PORT": "0",
+            "EVENTNOTIFY_LOG_LEVEL": env.get("EVENTNOTIFY_LOG_LEVEL", "WARNING"),
+        }
+    )
+
+
+async def run(
+    cfg: Config,
+    settings: Settings,
+    servers: str,
+    receiver_port: int,
+    fresh_mongo: Callable[[], None] | None,
+) -> list[Result]:
+    """Both contenders, bare loop first; ``fresh_mongo`` (when the bench owns
+    the server) restarts an empty in-memory MongoDB before each, because
+    SecantusDB slows down as it accumulates writes (~20 % over the first
+    30,000 documents), which would favour whoever ran first."""
+    prefix = settings.kafka.topic_prefix
+    bootstrap = settings.kafka.bootstrap_servers
+    topics = [
+        topic_for(prefix + side, name)
+        for side in ("bare.", "ours.")
+        for name in (BACKLOG_EVENT, PACED_EVENT)
+    ]
+    await create_topics(bootstrap, topics, settings.kafka.topic_partitions)
+    print(f"producing {cfg.events} events for each contender...", flush=True)
+    for side in ("bare.", "ours."):
+        await produce(bootstrap, topic_for(prefix + side, BACKLOG_EVENT), cfg.events)
+
+    receiver = ReceiverClient(receiver_port)
+    try:
+        print("bare loop...", flush=True)
+        if fresh_mongo is not None:
+            await asyncio.to_thread(fresh_mongo)
+        bare, bare_lat = await bench_bare(cfg, settings, receiver)
+        print("eventnotify dispatcher...", flush=True)
+        if fresh_mongo is not None:
+            await asyncio.to_thread(fresh_mongo)
+        ours, ours_lat = await bench_ours(cfg, settings, receiver)
+    finally:
+        await receiver.close()
+    bare.p50_ms, bare.p99_ms = bare_lat
+    ours.p50_ms, ours.p99_ms = ours_lat
+    report(cfg, [bare, ours], servers)
+    return [bare, ours]
+
+
+def report(cfg: Config, results: list[Result], servers: str) -> None:
+    bare, ours = results
+    print()
+    print(f"servers: {servers}; receiver: aiohttp in a separate process on 127.0.0.1")
+    print(
+        f"backlog phase: {cfg.events} events, {cfg.concurrency} requests in flight; "
+        f"latency phase: {cfg.paced_rate:.0f} events/s for {cfg.paced_seconds:.0f}s "
+        "from a separate producer process (see `python -m bench.delivery --help`)"
+    )
+    header = f"{'':<24}{'deliveries/s':>14}{'p50 ms':>10}{'p99 ms':>10}{'CPU us/delivery':>18}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.name:<24}{r.per_second:>14.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.cpu_us:>18.0f}"
+        )
+    throughput = ours.per_second / bare.per_second
+    cpu = ours.cpu_us / bare.cpu_us
+    print(
+        f"ratios: throughput ours/bare {throughput:.2f} (target >= {TARGET_THROUGHPUT}: "
+        f"{'met' if throughput >= TARGET_THROUGHPUT else 'MISSED'}); "
+        f"CPU per delivery ours/bare {cpu:.2f} (target <= {TARGET_CPU}: "
+        f"{'met' if cpu <= TARGET_CPU else 'MISSED'})"
+    )
+
+
+def _restarter(stack: Stack) -> Callable[[], None] | None:
+    """Restarts our own in-memory MongoDB empty; None for an external one."""
+    owned = [s for s in stack.servers if s.name == "mongodb"]
+    if not owned:
+        return None
+    server = owned[0]
+
+    def restart() -> None:
+        server.stop()
+        server.start()
+
+    return restart
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.delivery",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--events", type=int, default=Config.events)
+    parser.add_argument("--concurrency", type=int, default=Config.concurrency)
+    parser.add_argument("--paced-rate", type=float, default=Config.paced_rate)
+    parser.add_argument("--paced-seconds", type=float, default=Config.paced_seconds)
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="PREFIX",
+        help="write cProfile (CPU time) stats of each backlog phase to PREFIX-<contender>.prof",
+    )
+    parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--produce", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_receiver:
+        serve_receiver(args.serve_receiver)
+        return 0
+    if args.produce:
+        bootstrap, topic, count, rate = args.produce
+        asyncio.run(produce(bootstrap, topic, int(count), float(rate)))
+        return 0
+    cfg = Config(args.events, args.concurrency, args.paced_rate, args.paced_seconds, args.profile)
+    env = dict(os.environ)
+    stack = start_stack(Path(tempfile.mkdtemp(prefix="bench-")), env=env)
+    try:
+        owned = {s.name for s in stack.servers}
+        mongo = (
+            "SecantusDB, started here, restarted empty for each contender"
+            if "mongodb" in owned
+            else "from MONGODB_URI, shared by both contenders in turn"
+        )
+        kafka = "Tansu, started here" if "kafka" in owned else "from KAFKA_BOOTSTRAP_SERVERS"
+        servers = f"MongoDB {stack.mongodb_uri} ({mongo}), Kafka {stack.kafka_bootstrap} ({kafka})"
+        settings = bench_settings(stack, env)
+        configure_logging(settings.log_level)
+        port = free_port()
+        receiver = subprocess.Popen(
+            [sys.executable, "-m", "bench.delivery", "--serve-receiver", str(port)]
+        )
+        try:
+            wait_for_port(port, 20, receiver)  # type: ignore[arg-type]
+            asyncio.run(run(cfg, settings, servers, port, _restarter(stack)))
+        finally:
+            receiver.terminate()
+            receiver.wait(10)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The Kafka wire format of events, both ways.
+
+Producers write an ``eventnotify.v1.EventEnvelope`` to topic
+``<prefix><eventName>`` keyed by refId, as protobuf or as its canonical JSON,
+telling which by the ``content-type`` header. ``decode`` turns a record into a
+``SourceEvent`` or raises ``EnvelopeError`` with a reason fit for a
+dead-letter entry; ``encode`` is its inverse, used by the producer helper and
+the ingest API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from eventnotify.v1 import envelope_pb2
+
+CONTENT_TYPE_HEADER = "content-type"
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+MAX_EVENT_ID = 128
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record is not a usable event; the message is the reason."""
+
+
+@dataclass
+class SourceEvent:
+    """One event as produced (before it is fanned out to webhooks)."""
+
+    event_id: str
+    event_name: str
+    org_id: int
+    ref_id: str
+    request_id: str
+    created_at_ms: int
+    data: dict[str, Any]
+    loyalty_event_id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        """A JSON-able dict (stored with parked deliveries)."""
+        return {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "org_id": self.org_id,
+            "ref_id": self.ref_id,
+            "request_id": self.request_id,
+            "created_at_ms": self.created_at_ms,
+            "data": self.data,
+            "loyalty_event_id": self.loyalty_event_id,
+            "headers": self.headers,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> SourceEvent:
+        return cls(
+            event_id=doc["event_id"],
+            event_name=doc["event_name"],
+            org_id=int(doc["org_id"]),
+            ref_id=doc.get("ref_id", ""),
+            request_id=doc.get("request_id", ""),
+            created_at_ms=int(doc.get("created_at_ms", 0)),
+            data=dict(doc.get("data") or {}),
+            loyalty_event_id=doc.get("loyalty_event_id", ""),
+            headers=dict(doc.get("headers") or {}),
+        )
+
+
+def topic_for(prefix: str, event_name: str) -> str:
+    """The Kafka topic of an event name."""
+    return f"{prefix}{event_name}"
+
+
+def _content_type(headers: Sequence[tuple[str, bytes]] | None, value: bytes) -> str:
+    for name, raw in headers or ():
+        if name.lower() == CONTENT_TYPE_HEADER:
+            return raw.decode("latin-1").split(";")[0].strip().lower()
+    # No header: JSON objects start with "{", protobuf field 1 starts with 0x0a.
+    return JSON if value.lstrip()[:1] == b"{" else PROTOBUF
+
+
+def decode(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, timestamp_ms: int
+) -> SourceEvent:
+    """Record value -> SourceEvent; ``EnvelopeError`` says why it is unusable."""
+    if not value:
+        raise EnvelopeError("empty record value")
+    kind = _content_type(headers, value)
+    if kind == JSON:
+        event = _decode_json(value)
+    elif kind == PROTOBUF:
+        msg = envelope_pb2.EventEnvelope()
+        try:
+            msg.ParseFromString(value)
+        except DecodeError as exc:
+            raise EnvelopeError(f"undecodable protobuf EventEnvelope: {exc}") from None
+        event = from_proto(msg)
+    else:
+        raise EnvelopeError(f"unsupported content-type {kind!r}")
+    if not event.event_name:
+        raise EnvelopeError("eventName is missing")
+    if event.org_id <= 0:
+        raise EnvelopeError("orgId is missing or not positive")
+    if not event.event_id:
+        raise EnvelopeError("eventId is missing")
+    if len(event.event_id) > MAX_EVENT_ID:
+        raise EnvelopeError(f"eventId longer than {MAX_EVENT_ID} characters")
+    if event.created_at_ms <= 0:
+        event.created_at_ms = timestamp_ms
+    return event
+
+
+def _decode_json(value: bytes) -> SourceEvent:
+    try:
+        raw = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeError(f"invalid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise EnvelopeError("JSON envelope is not an object")
+    # The original's delivered field name is accepted from producers too.
+    if "apiRequestId" in raw and "requestId" not in raw:
+        raw["requestId"] = raw.pop("apiRequestId")
+    if raw.get("loyaltyEventId") is None:
+        raw.pop("loyaltyEventId", None)
+    if isinstance(raw.get("data"), dict):
+        data = raw.pop("data")  # keep JSON numbers as they are (Struct would make floats)
+    elif "data" in raw and raw["data"] is not None:
+        raise EnvelopeError("data is not a JSON object")
+    else:
+        raw.pop("data", None)
+        data = {}
+    if isinstance(raw.get("orgId"), str) and not raw["orgId"].isdigit():
+        raise EnvelopeError("orgId is not an integer")
+    msg = envelope_pb2.EventEnvelope()
+    try:
+        json_format.ParseDict(raw, msg, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise EnvelopeError(f"invalid envelope: {exc}") from None
+    event = from_proto(msg)
+    event.data = data
+    return event
+
+
+def from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
+    """An EventEnvelope message as a SourceEvent (empty fields kept empty)."""
+    return SourceEvent(
+        event_id=msg.event_id,
+        event_name=msg.event_name,
+        org_id=msg.org_id,
+        ref_id=msg.ref_id,
+        request_id=msg.request_id,
+        created_at_ms=msg.created_at,
+        data=_struct_to_dict(msg),
+        loyalty_event_id=msg.loyalty_event_id,
+        headers=dict(msg.headers),
+    )
+
+
+def _struct_to_dict(msg: envelope_pb2.EventEnvelope) -> dict[str, Any]:
+    if not msg.HasField("data"):
+        return {}
+    fields = msg.data.fields
+    # Key iteration: the protobuf map's items() goes through the slow
+    # collections.abc mixin.
+    return {k: _value(fields[k]) for k in fields}
+
+
+def _value(v: Any) -> Any:
+    # One walk over the Struct (this runs for every consumed event).
+    # google.protobuf.Struct stores every number as a double; integral values
+    # get their integer type back so schemas saying "integer" still match.
+    kind = v.WhichOneof("kind")
+    if kind == "number_value":
+        n = v.number_value
+        return int(n) if n.is_integer() and abs(n) < 2**53 else n
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        fields = v.struct_value.fields
+        return {k: _value(fields[k]) for k in fields}
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
+    return None
+
+
+def encode(event: SourceEvent, *, as_json: bool = False) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """SourceEvent -> (record value, headers)."""
+    if as_json:
+        body = {
+            "eventId": event.event_id,
+            "eventName": event.event_name,
+            "orgId": event.org_id,
+            "refId": event.ref_id,
+            "requestId": event.request_id,
+            "createdAt": event.created_at_ms,
+            "data": event.data,
+            "loyaltyEventId": event.loyalty_event_id or None,
+            "headers": event.headers,
+        }
+        value = json.dumps(body, separators=(",", ":")).encode()
+        return value, [(CONTENT_TYPE_HEADER, JSON.encode())]
+    msg = envelope_pb2.EventEnvelope(
+        event_id=event.event_id,
+        event_name=event.event_name,
+        org_id=event.org_id,
+        ref_id=event.ref_id,
+        request_id=event.request_id,
+        created_at=event.created_at_ms,
+        loyalty_event_id=event.loyalty_event_id,
+        headers=event.headers,
+    )
+    msg.data.update(event.data)
+    return msg.SerializeToString(), [(CONTENT_TYPE_HEADER, PROTOBUF.encode())]

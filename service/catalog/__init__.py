@@ -1,6 +1,0 @@
-"""The event catalogue: built-in standard events and JSON Schema helpers.
-
-``service.catalog.standard`` holds the standard events shipped with eventnotify;
-``service.catalog.schemas`` checks custom schemas, validates event data against a
-schema and generates sample data for test events.
-"""
