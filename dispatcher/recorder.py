@@ -4,8 +4,9 @@ Every outcome (a log entry, a parked delivery, a finished parked delivery to
 remove) is handed to ``Recorder.submit``, whose ``on_durable`` callback runs
 once the batch holding it is written (``Recorder.record`` is the awaitable form
 for callers that can wait). Kafka offsets are marked done only from that
-callback, which is what makes delivery at-least-once. When MongoDB is down, the batch is retried with
-backoff and ``healthy`` turns False so consumers pause fetching meanwhile.
+callback, which is what makes delivery at-least-once. When MongoDB is down,
+the batch is retried with backoff and ``healthy`` turns False so consumers
+pause fetching meanwhile.
 """
 
 from __future__ import annotations
