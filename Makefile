@@ -1,7 +1,8 @@
 # eventnotify: the two commands a newcomer needs are `make run` and `make test`.
 # `make help` lists every target.
 PYTHON ?= python3.11
-PYTHON312 ?= python3.12
+# The first Python 3.12 that runs (pyenv keeps versions it does not put on PATH).
+PYTHON312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do $$p -c '' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 VENV312 := .venv312
 MONGO_VENV := .venv-mongo
@@ -76,10 +77,10 @@ $(VENV312)/.installed: pyproject.toml setup.py .deps/constraints.txt
 
 ## The fast tier on Python 3.12 (the second supported version).
 unit312: protos
-	@if command -v $(PYTHON312) >/dev/null; then \
+	@if [ -n "$(PYTHON312)" ]; then \
 		$(MAKE) --no-print-directory $(VENV312)/.installed && \
 		$(VENV312)/bin/python -m pytest -q -p no:cacheprovider -p no:randomly -m unit; \
-	else echo "unit312: $(PYTHON312) not found; skipped"; fi
+	else echo "unit312: no Python 3.12 found; skipped"; fi
 
 ## End-to-end delivery benchmark vs a bare consume -> POST -> insert_many loop.
 bench: install

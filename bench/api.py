@@ -28,43 +28,25 @@ from pathlib import Path
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
-from bson import ObjectId
 from pymongo import ASCENDING
 
 from devstack import start_stack
-from eventnotify.domain import Actor, DeliveryStatus, LogEntry, Role, Webhook, WebhookType
+from eventnotify.domain import DeliveryStatus, LogEntry, Role, Webhook
 from eventnotify.settings import MongoSettings, ServiceSettings, Settings
 from eventnotify.store import Store, open_store
 from eventnotify.timefmt import utcnow
 from eventnotify.v1 import log_pb2, log_pb2_grpc, webhook_pb2, webhook_pb2_grpc
 from service.core.keys import mint_key
 from service.server import create_server
+from tests.support.hooks import make_webhook
 
 ORG = 1
 Query = Callable[[], Awaitable[Any]]
 
 
 def _hook(i: int) -> Webhook:
-    now = utcnow()
-    return Webhook(
-        web_hook_id=str(ObjectId()),
-        org_id=ORG,
-        name=f"bench-{i}",
-        event_names=["transactionAdded"],
-        url="https://example.com/hook",
-        type=WebhookType.HTTP,
-        method="POST",
-        headers={},
-        max_allowed_connections=10,
-        sla_in_seconds=3600,
-        no_of_retry_attempts=0,
-        active=True,
-        consumer_group_id=str(uuid.uuid4()),
-        ordered_delivery=False,
-        created_on=now,
-        last_updated_on=now,
-        created_by=Actor(),
-        last_updated_by=Actor(),
+    return make_webhook(
+        ORG, "https://example.com/hook", ["transactionAdded"], name=f"bench-{i}", headers={}
     )
 
 

@@ -5,9 +5,10 @@ Method
 ------
 - Servers: its own SecantusDB and Tansu (``devstack``) unless
   ``MONGODB_URI`` / ``KAFKA_BOOTSTRAP_SERVERS`` point at real ones. The
-  receiver is a plain aiohttp server in a separate process, so its CPU is not
-  counted; it records each eventId's first arrival and created -> received
-  latency (the body's ``createdAt`` against its own clock, same host).
+  receiver is the tests' receiver (``tests/support/receiver.py``) in a
+  separate process, so its CPU is not counted; it records each eventId's first
+  arrival and created -> received latency (the body's ``createdAt`` against
+  its own clock, same host).
 - Throughput and CPU (backlog phase): N events (protobuf envelopes, one
   topic, 4 partitions) are produced before timing starts. Each contender then
   consumes its own copy from a fresh consumer group, POSTs every event with
@@ -42,37 +43,33 @@ import cProfile
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from bson import ObjectId
 from google.protobuf import json_format
 from pymongo import AsyncMongoClient
 
 from devstack import Stack, free_port, start_stack, wait_for_port
 from dispatcher.app import Dispatcher
-from eventnotify.domain import Actor, SigningSecret, Webhook, WebhookType
-from eventnotify.envelope import SourceEvent, encode, topic_for
+from eventnotify.domain import Webhook
+from eventnotify.envelope import encode, topic_for
 from eventnotify.logging import configure_logging
 from eventnotify.settings import Settings
-from eventnotify.signing import new_secret
 from eventnotify.store import open_store
 from eventnotify.store.logs import DeliveryLogRepository
-from eventnotify.timefmt import to_epoch_ms, utcnow
 from eventnotify.v1 import envelope_pb2
+from tests.support.hooks import make_webhook
+from tests.support.kafka import create_topics, make_event
 
 ORG = 1
 BACKLOG_EVENT = "badgeEarned"
@@ -119,58 +116,6 @@ class Result:
 # ------------------------------------------------------------------- receiver
 
 
-@dataclass
-class _PathStats:
-    first_at: float = 0.0
-    seen: set[str] = field(default_factory=set)
-    latencies: list[float] = field(default_factory=list)  # per eventId, in arrival order
-
-
-def serve_receiver(port: int) -> None:
-    """Run the receiver (in its own process) until SIGTERM."""
-    stats: dict[str, _PathStats] = {}
-
-    async def deliver(request: web.Request) -> web.Response:
-        body = json.loads(await request.read())
-        now = time.time()
-        st = stats.setdefault(request.match_info["path"], _PathStats())
-        event_id = body["eventId"]
-        if event_id not in st.seen:
-            st.seen.add(event_id)
-            st.latencies.append(now - body["createdAt"] / 1000)
-            st.first_at = st.first_at or now
-        return web.Response(text="ok")
-
-    async def report(request: web.Request) -> web.Response:
-        st = stats.get(request.match_info["path"], _PathStats())
-        out: Document = {"distinct": len(st.seen), "first_at": st.first_at}
-        if "skip" in request.query:
-            lat = sorted(st.latencies[int(request.query["skip"]) :])
-            out["p50"], out["p99"] = _percentile(lat, 50), _percentile(lat, 99)
-        return web.json_response(out)
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/hook/{path}", deliver)
-        app.router.add_get("/stats/{path}", report)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await runner.cleanup()
-
-    asyncio.run(main())
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, -(-len(sorted_values) * q // 100))
-    return sorted_values[int(rank) - 1]
-
-
 class ReceiverClient:
     """Talks to the receiver process."""
 
@@ -181,11 +126,14 @@ class ReceiverClient:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/hook/{path}"
 
+    def _stats_url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/_stats/hook/{path}"
+
     async def stats(self, path: str, skip: int | None = None) -> Document:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         query = f"?skip={skip}" if skip is not None else ""
-        async with self._session.get(f"http://127.0.0.1:{self.port}/stats/{path}{query}") as r:
+        async with self._session.get(self._stats_url(path) + query) as r:
             doc: Document = dict(await r.json())
             return doc
 
@@ -215,18 +163,6 @@ async def _poll(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
 # ------------------------------------------------------------------- producing
 
 
-def _event(i: int, name: str) -> SourceEvent:
-    return SourceEvent(
-        event_id=str(uuid.uuid4()),
-        event_name=name,
-        org_id=ORG,
-        ref_id=f"ref-{i % 997}",
-        request_id=str(uuid.uuid4()),
-        created_at_ms=to_epoch_ms(utcnow()),
-        data={"seq": i, "badge": "gold", "customerIdentifiers": {"customerId": i}},
-    )
-
-
 async def produce(bootstrap: str, topic: str, count: int, rate: float = 0.0) -> None:
     """Publish ``count`` events; at ``rate`` per second (createdAt stamped at
     send time) when given, else as fast as possible."""
@@ -238,21 +174,13 @@ async def produce(bootstrap: str, topic: str, count: int, rate: float = 0.0) -> 
         for i in range(count):
             if rate and (wait := start + i / rate - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
-            event = _event(i, name)
+            data = {"seq": i, "badge": "gold", "customerIdentifiers": {"customerId": i}}
+            event = make_event(ORG, name, f"ref-{i % 997}", data)
             value, headers = encode(event)
             await producer.send(topic, value, key=event.ref_id.encode(), headers=headers)
         await producer.flush()
     finally:
         await producer.stop()
-
-
-async def create_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
-    finally:
-        await admin.close()
 
 
 async def paced_phase(
@@ -450,29 +378,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
 
 
 def _webhook(url: str, event_name: str, cap: int) -> Webhook:
-    now = utcnow()
-    actor = Actor(id=0, code="bench", name="bench")
-    return Webhook(
-        web_hook_id=str(ObjectId()),
-        org_id=ORG,
-        name=f"bench-{event_name}",
-        event_names=[event_name],
-        url=url,
-        type=WebhookType.HTTP,
-        method="POST",
-        headers={},
-        max_allowed_connections=cap,
-        sla_in_seconds=3600,
-        no_of_retry_attempts=0,
-        active=True,
-        consumer_group_id=str(uuid.uuid4()),
-        ordered_delivery=False,
-        created_on=now,
-        last_updated_on=now,
-        created_by=actor,
-        last_updated_by=actor,
-        secrets=[SigningSecret(new_secret(), now)],
-    )
+    return make_webhook(ORG, url, [event_name], headers={}, max_allowed_connections=cap)
 
 
 async def bench_bare(
@@ -681,12 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PREFIX",
         help="write cProfile (CPU time) stats of each backlog phase to PREFIX-<contender>.prof",
     )
-    parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--produce", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_receiver:
-        serve_receiver(args.serve_receiver)
-        return 0
     if args.produce:
         bootstrap, topic, count, rate = args.produce
         asyncio.run(produce(bootstrap, topic, int(count), float(rate)))
@@ -706,9 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = bench_settings(stack, env)
         configure_logging(settings.log_level)
         port = free_port()
-        receiver = subprocess.Popen(
-            [sys.executable, "-m", "bench.delivery", "--serve-receiver", str(port)]
-        )
+        receiver = subprocess.Popen([sys.executable, "-m", "tests.support.receiver", str(port)])
         try:
             wait_for_port(port, 20, receiver)  # type: ignore[arg-type]
             asyncio.run(run(cfg, settings, servers, port, _restarter(stack)))

@@ -80,7 +80,7 @@ async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that does not use the local stack as ``unit`` (``make unit``)."""
+    """Mark every test that needs no local stack and is not slow as ``unit`` (``make unit``)."""
     for item in items:
-        if "stack" not in getattr(item, "fixturenames", ()):
+        if "stack" not in getattr(item, "fixturenames", ()) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.unit)

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from devstack import Server, Stack, free_port, mongo_server, mongo_uri
 from eventnotify.delivery.request import delivered_event_id
@@ -40,7 +39,7 @@ from eventnotify.settings import MongoSettings
 from eventnotify.store import Store, open_store
 from tests.support.endpoints import LateReceiver
 from tests.support.hooks import add_webhook
-from tests.support.kafka import EventProducer, make_event
+from tests.support.kafka import EventProducer, create_topics, make_event
 from tests.support.processes import DispatcherProcess, dispatcher_env
 from tests.support.receiver import Received, Receiver, Reply
 from tests.support.stack import make_settings
@@ -169,15 +168,6 @@ def ledger_mongo(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-async def _create_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
-    finally:
-        await admin.close()
-
-
 def _events() -> list[SourceEvent]:
     out = []
     for i in range(EVENTS):
@@ -248,7 +238,7 @@ async def test_ledger_balances_through_crashes_and_outages(
     }
     ledger = Ledger(checks, [receiver, dead])
     live = ["/healthy", "/flaky", "/other"]
-    await _create_topics(
+    await create_topics(
         stack.kafka_bootstrap,
         [f"{base.kafka.topic_prefix}{n}" for n in NAMES],
         base.kafka.topic_partitions,

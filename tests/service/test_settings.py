@@ -8,7 +8,7 @@ import pytest
 
 from eventnotify.settings import Settings, SettingsError, describe
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
 def test_defaults_and_overrides() -> None:
@@ -32,7 +32,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], needle: str) -> None:
         Settings.from_env(env)
 
 
-def test_readme_configuration_table_lists_every_setting() -> None:
-    readme = README.read_text()
+def test_operations_doc_configuration_table_lists_every_setting() -> None:
+    readme = OPERATIONS.read_text()
     for env_name, default, _doc in describe():
         assert f"| `{env_name}` | `{default}` |" in readme, env_name

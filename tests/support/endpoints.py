@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from aiohttp import web
-
 from devstack import free_port
 from tests.support.receiver import Receiver
 
@@ -21,12 +19,8 @@ class LateReceiver(Receiver):
         super().__init__()
         self.port = free_port()
 
-    async def start(self) -> None:
-        app = web.Application(client_max_size=10 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+    async def start(self, port: int = 0) -> None:
+        await super().start(port or self.port)
 
 
 class BlackHole:

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from eventnotify.envelope import SourceEvent, encode, topic_for
 from eventnotify.settings import Settings
@@ -65,3 +66,13 @@ class EventProducer:
 
     async def flush(self) -> None:
         await self._producer.flush()
+
+
+async def create_topics(bootstrap: str, topics: list[str], partitions: int) -> None:
+    """Create ``topics`` with ``partitions`` each (replication 1: the local broker)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+    finally:
+        await admin.close()
