@@ -130,3 +130,13 @@ def test_make_run_with_a_busy_port_says_which_and_starts_nothing(
     ]
     assert "Traceback" not in run.stdout + run.stderr
     assert not (tmp_path / "state").exists()  # no log file, no database: nothing started
+
+
+def test_docs_list_every_port_with_its_default_and_variable() -> None:
+    table = (REPO / "docs" / "ports.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")
+    }
+    for p in planned_ports({}, Settings.from_env({})):
+        assert str(p.port) in rows, p
+        assert f"`{p.variable}`" in rows[str(p.port)], p

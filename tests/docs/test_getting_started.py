@@ -4,7 +4,8 @@ beside a developer's own), then each ``$`` command of the page in order, from
 a directory whose ``.eventnotify`` is that run's state (where the command
 finds the credentials, as in the repository). Placeholders the page asks the
 reader to fill (``whsec_...``, ``EVENT_ID``) are filled from the earlier
-commands' output, and the receiver's port 8765 is moved to a free one.
+commands' output, and the receiver's port 8765 and the kcat port 9093 are
+moved to the free ones in use. (kcat comes with ``make system-deps``.)
 
 Then Ctrl-C (SIGINT to the whole process group, as a terminal sends it) must
 stop everything within bounds, with no ERROR logged by the service or the
@@ -27,6 +28,7 @@ RECEIVER_PORT = "8765"
 READY_WITHIN = 240.0  # SecantusDB and Tansu on a loaded 2-core machine
 DELIVERED_WITHIN = 60.0
 STOP_WITHIN = 90.0
+KCAT_EVENT_ID = "8f6c2b1e-4f2a-4c55-9a53-3d7f0e0b6a10"
 
 
 def page_commands() -> list[str]:
@@ -74,7 +76,9 @@ def test_getting_started_page_runs_as_written(tmp_path: Path) -> None:
     commands = page_commands()
     assert commands[:2] == ["make run", ". .venv/bin/activate"]
     port = str(free_port())
-    env = clean_env(tmp_path / "home", **free_port_env())
+    ports = free_port_env()
+    kcat_port = ports["EVENTNOTIFY_DEV_KCAT_PORT"]
+    env = clean_env(tmp_path / "home", **ports)
     (tmp_path / "home").mkdir()
     stack = DevRun(tmp_path, env)
     receiver: subprocess.Popen[bytes] | None = None
@@ -123,6 +127,16 @@ def test_getting_started_page_runs_as_written(tmp_path: Path) -> None:
                 rows = [r for r in result.stdout.splitlines()[1:] if r.strip()]
                 assert len(rows) == 1 and "DELIVERED" in rows[0], result.stdout
                 assert "pointsIssued" in rows[0] and "1_cust-77" in rows[0]
+                continue
+            if command.startswith("echo ") and "| kcat " in command:
+                assert receiver_out is not None
+                kcat = command.replace("127.0.0.1:9093", f"127.0.0.1:{kcat_port}")
+                _run(kcat, tmp_path, user_env)
+                assert receiver_out.wait_count("signature: verified", 2, DELIVERED_WITHIN), (
+                    receiver_out.text()
+                )
+                found = _run(f"eventnotify logs get {KCAT_EVENT_ID}", tmp_path, user_env)
+                assert "pointsIssued" in found.stdout, found
                 continue
             result = _run(command, tmp_path, user_env)
             if "webhooks create" in command:

@@ -80,6 +80,22 @@ class LineReader:
                 return True
         return False
 
+    def wait_count(self, text: str, count: int, within: float) -> bool:
+        """Whether ``count`` lines containing ``text`` have arrived within ``within`` s."""
+        deadline = time.monotonic() + within
+        while sum(text in line for line in self.lines) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            self.lines.append(line)
+        return True
+
     def text(self) -> str:
         """Everything read so far (drains what is queued)."""
         while True:
