@@ -39,7 +39,7 @@ def reasons_in(path: Path) -> set[str]:
                 found |= {t for t in [_text(node.args[2])] if t}
         elif isinstance(node, ast.ClassDef) and path in REASON_CLASSES:
             for stmt in node.body:
-                target = stmt.target if isinstance(stmt, ast.AnnAssign) else None
+                target: ast.expr | None = stmt.target if isinstance(stmt, ast.AnnAssign) else None
                 if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                     target = stmt.targets[0]
                 value = getattr(stmt, "value", None)
