@@ -48,7 +48,10 @@ def register(sub: Subparsers) -> None:
     _webhook_options(update, creating=False)
     update.set_defaults(handler=update_cmd)
 
-    delete = cmds.add_parser("delete", help="deactivate a webhook (or --purge it)")
+    delete = cmds.add_parser(
+        "delete",
+        help="deactivate a webhook (or --purge it); its waiting retries end as FAILED",
+    )
     delete.add_argument("webhook_id", metavar="WEBHOOK_ID")
     delete.add_argument("--purge", action="store_true", help="remove the document for good")
     delete.set_defaults(handler=delete_cmd)
