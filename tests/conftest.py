@@ -80,7 +80,10 @@ async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that does not use the local stack as ``unit`` (``make unit``)."""
+    """Mark every test that does not use the local stack as ``unit`` (``make unit``),
+    except those that start servers of their own (``own_stack``)."""
     for item in items:
+        if item.get_closest_marker("own_stack") is not None:
+            continue
         if "stack" not in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.unit)

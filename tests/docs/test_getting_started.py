@@ -20,6 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from devstack import REPO, free_port
 from tests.support.devrun import DevRun, LineReader, clean_env, free_port_env
 
@@ -72,6 +74,7 @@ def _errors(log: str) -> list[str]:
     return found
 
 
+@pytest.mark.own_stack
 def test_getting_started_page_runs_as_written(tmp_path: Path) -> None:
     commands = page_commands()
     assert commands[:2] == ["make run", ". .venv/bin/activate"]
