@@ -103,16 +103,17 @@ def banner(
         f"  metrics     http://127.0.0.1:{settings.service.metrics_port}/metrics (service), "
         f"http://127.0.0.1:{settings.dispatcher.metrics_port}/metrics (dispatcher)\n"
         f"  logs        {logs}/\n"
-        f"A first delivery, in another terminal (`. .venv/bin/activate` first; "
+        f"Ctrl-C stops everything.\n"
+        f"A first delivery, in a second terminal (`. .venv/bin/activate` first; "
         f"docs/getting-started.md):\n"
         f"  1. eventnotify webhooks create --name first --url http://127.0.0.1:8765/ "
         f"--event pointsIssued --max-connections 2\n"
-        f"  2. eventnotify dev receiver --port 8765 --secret <the whsec_... step 1 printed>\n"
+        f"  2. eventnotify dev receiver --port 8765 --secret whsec_...   "
+        f"(in a third terminal, with the signingSecret step 1 printed)\n"
         f"  3. eventnotify publish pointsIssued --ref 1_cust-77 "
         f'--data \'{{"customerIdentifiers":{{"customerId":77}},"loyaltyProgramId":3,'
         f'"totalPointsIssued":120.5}}\'\n'
-        f"  then: eventnotify logs get <the eventId step 3 printed>\n"
-        f"Ctrl-C stops everything."
+        f"  4. eventnotify logs get EVENT_ID   (the EVENT_ID step 3 printed)"
     )
 
 

@@ -19,7 +19,7 @@ from typing import IO
 from devstack import REPO, free_port
 
 VENV_BIN = REPO / ".venv" / "bin"
-READY_LINE = "Ctrl-C stops everything."
+READY_LINE = "4. eventnotify logs get EVENT_ID"  # the banner's last line
 
 
 def clean_env(home: Path, **overrides: str) -> dict[str, str]:
