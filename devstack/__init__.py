@@ -67,7 +67,14 @@ class Server:
     def start(self, timeout: float = 20.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            # Its own session: a terminal's Ctrl-C goes to whoever started it,
+            # which stops the servers after the clients that use them.
+            start_new_session=True,
         )
         log.close()
         wait_for_port(self.port, timeout, self.proc)

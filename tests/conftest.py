@@ -80,7 +80,10 @@ async def dispatcher(settings: Settings) -> AsyncIterator[Dispatcher]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs no local stack and is not slow as ``unit`` (``make unit``)."""
+    """Mark every test that needs no local stack as ``unit`` (``make unit``), except
+    slow ones and those that start servers of their own (``own_stack``)."""
     for item in items:
-        if "stack" not in getattr(item, "fixturenames", ()) and not item.get_closest_marker("slow"):
+        if item.get_closest_marker("own_stack") or item.get_closest_marker("slow"):
+            continue
+        if "stack" not in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.unit)

@@ -8,6 +8,10 @@ from eventnotify.domain import DeliveryStatus, LogEntry, Webhook
 from eventnotify.envelope import SourceEvent
 from eventnotify.timefmt import from_epoch_ms
 
+# failureReason of the deliveries still waiting for a retry when their webhook
+# was deleted (DeleteWebhook ends them as FAILED).
+WEBHOOK_DELETED = "webhook deleted"
+
 
 def new_entry(hook: Webhook, event: SourceEvent, position: str, kafka_ts: int) -> LogEntry:
     """A PENDING log entry for ``event`` delivered to ``hook``."""

@@ -117,6 +117,8 @@ class LogFilter:
     ref_id: str = ""
     start: datetime | None = None
     end: datetime | None = None
+    # Leave out SendTestEvent deliveries (RecoverFailed never re-sends them).
+    exclude_test: bool = False
 
 
 class LogSort:
@@ -173,6 +175,8 @@ class DeliveryLogRepository:
                 [
                     IndexModel([("org_id", ASCENDING), ("request_id", ASCENDING)]),
                     IndexModel([("org_id", ASCENDING), ("ref_id", ASCENDING)]),
+                    # The producer's eventId leads to every delivery of the event.
+                    IndexModel([("org_id", ASCENDING), ("source_event_id", ASCENDING)]),
                     # Consumer-group log pages and metrics windows.
                     IndexModel([("consumer_group_id", ASCENDING), ("ingested_at", ASCENDING)]),
                     IndexModel([("consumer_group_id", ASCENDING), ("last_duration_ms", ASCENDING)]),
@@ -223,6 +227,32 @@ class DeliveryLogRepository:
     async def list_by_ref_id(self, org_id: int, ref_id: str, limit: int = 1000) -> list[LogEntry]:
         return await self._list({"org_id": org_id, "ref_id": ref_id}, limit)
 
+    async def list_by_source_event_id(
+        self, org_id: int, source_event_id: str, limit: int = 1000
+    ) -> list[LogEntry]:
+        """Every delivery of one published event (one per webhook)."""
+        return await self._list({"org_id": org_id, "source_event_id": source_event_id}, limit)
+
+    async def end_pending(self, event_ids: list[str], reason: str, now: datetime) -> int:
+        """End these deliveries as FAILED with ``reason`` if they are still
+        PENDING or RETRYING (a finished outcome is never overwritten)."""
+        if not event_ids:
+            return 0
+        with storage_errors():
+            result = await self._coll.update_many(
+                {"_id": {"$in": event_ids}, "status": {"$in": ["PENDING", "RETRYING"]}},
+                {
+                    "$set": {
+                        "status": DeliveryStatus.FAILED.value,
+                        "failure_reason": reason,
+                        "ended_at": now,
+                        "next_attempt_at": None,
+                        "updated_at": now,
+                    }
+                },
+            )
+        return int(result.modified_count)
+
     async def _list(self, query: Document, limit: int) -> list[LogEntry]:
         with storage_errors():
             cursor = self._coll.find(query).sort([("ingested_at", ASCENDING), ("_id", ASCENDING)])
@@ -239,6 +269,8 @@ class DeliveryLogRepository:
             query["request_id"] = f.request_id
         if f.ref_id:
             query["ref_id"] = f.ref_id
+        if f.exclude_test:
+            query["test"] = {"$ne": True}
         window: Document = {}
         if f.start is not None:
             window["$gte"] = f.start

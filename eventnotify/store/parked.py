@@ -166,6 +166,12 @@ class ParkedDeliveryRepository:
         with storage_errors():
             await self._coll.delete_many({"_id": {"$in": event_ids}})
 
+    async def ids_for(self, web_hook_id: str) -> list[str]:
+        """eventIds of every delivery parked for a webhook."""
+        with storage_errors():
+            cursor = self._coll.find({"web_hook_id": web_hook_id}, {"_id": 1})
+            return [str(d["_id"]) async for d in cursor]
+
     async def keys_for(self, web_hook_id: str) -> set[str]:
         """refIds with a parked delivery for a webhook (ordered mode's blockers)."""
         with storage_errors():

@@ -49,6 +49,7 @@ METHOD_ROLES: dict[str, Role] = {
     "/eventnotify.v1.EventCatalogService/CreateEventType": _W,
     "/eventnotify.v1.EventCatalogService/UpdateEventType": _W,
     "/eventnotify.v1.EventLogService/GetEventLog": _R,
+    "/eventnotify.v1.EventLogService/ListEventLogsBySourceEventId": _R,
     "/eventnotify.v1.EventLogService/ListEventLogsByRequestId": _R,
     "/eventnotify.v1.EventLogService/ListEventLogsByRefId": _R,
     "/eventnotify.v1.EventLogService/ListConsumerGroupLogs": _R,

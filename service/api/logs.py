@@ -26,6 +26,12 @@ class LogServicer(log_pb2_grpc.EventLogServiceServicer):  # type: ignore[misc]
         entry = await core.get_event_log(self._store.logs, current_caller(), request.event_id)
         return convert.log_entry_to_proto(entry)
 
+    async def ListEventLogsBySourceEventId(self, request: Any, context: Any) -> Any:
+        entries = await core.list_by_source_event_id(
+            self._store.logs, current_caller(), request.source_event_id
+        )
+        return _entries(entries)
+
     async def ListEventLogsByRequestId(self, request: Any, context: Any) -> Any:
         entries = await core.list_by_request_id(
             self._store.logs, current_caller(), request.request_id
@@ -62,11 +68,13 @@ class LogServicer(log_pb2_grpc.EventLogServiceServicer):  # type: ignore[misc]
         )
 
     async def GetConsumerGroupMetrics(self, request: Any, context: Any) -> Any:
-        figures, start, end = await core.group_metrics(
+        report = await core.group_metrics(
             self._store.webhooks,
             self._store.logs,
             current_caller(),
             request.consumer_group_id,
             request.window_seconds,
         )
-        return convert.metrics_to_proto(request.consumer_group_id, figures, start, end)
+        return convert.metrics_to_proto(
+            report.consumer_group_id, report.figures, report.start, report.end
+        )

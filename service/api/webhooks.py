@@ -62,7 +62,12 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[
 
     async def DeleteWebhook(self, request: Any, context: Any) -> Any:
         hook = await core.delete_webhook(
-            self._store.webhooks, current_caller(), request.web_hook_id, purge=request.purge
+            self._store.webhooks,
+            self._store.parked,
+            self._store.logs,
+            current_caller(),
+            request.web_hook_id,
+            purge=request.purge,
         )
         return convert.webhook_to_proto(hook)
 

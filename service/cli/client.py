@@ -91,6 +91,11 @@ class Client:
             self._channel = None
 
 
+def is_not_found(err: Any) -> bool:
+    """Whether a failed call was answered NOT_FOUND."""
+    return callable(getattr(err, "code", None)) and err.code() == grpc.StatusCode.NOT_FOUND
+
+
 def _status_details(err: Any) -> Any:
     """The ``google.rpc.Status`` carried in the trailing metadata, or None."""
     try:
@@ -155,6 +160,20 @@ def describe_error(err: Any, config: Config) -> list[str]:
             "hint: no API key was sent: pass --api-key, set EVENTNOTIFY_API_KEY, or run "
             "`make run` (it writes .eventnotify/credentials.json)"
         )
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        lines.append(f"hint: {_key_hint(config)}")
     elif code == grpc.StatusCode.UNIMPLEMENTED:
         lines.append(f"hint: the server at {config.address} does not offer this call yet")
     return lines
+
+
+def _key_hint(config: Config) -> str:
+    """Where the refused key came from and what to do about it."""
+    source = config.api_key_source or "an unknown place"
+    hint = f"the API key came from {source}"
+    if source.startswith("credentials file"):
+        return (
+            hint + f"; the server at {config.address} does not know it (a `make run` with "
+            "another database?): restart `make run` to write a fresh key, or pass --api-key"
+        )
+    return hint + f"; check it is a live key of the server at {config.address}"

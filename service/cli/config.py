@@ -45,6 +45,9 @@ class Config:
     org_id: str
     timeout: float
     credentials: Path | None
+    # Where the API key came from, for error messages: "--api-key",
+    # "$EVENTNOTIFY_API_KEY", "credentials file PATH", or "" when none was found.
+    api_key_source: str = ""
 
 
 def find_credentials(cwd: Path, home: Path) -> Path | None:
@@ -80,6 +83,7 @@ def resolve(
     home: Path,
 ) -> Config:
     """Combine flags (None when not given), environment and credentials file."""
+    source = "--api-key" if api_key else f"${API_KEY_ENV}" if env.get(API_KEY_ENV) else ""
     address = address or env.get(ADDRESS_ENV) or None
     api_key = api_key or env.get(API_KEY_ENV) or None
     path: Path | None = None
@@ -88,7 +92,9 @@ def resolve(
         if path is not None:
             found = load_credentials(path)
             address = address or found.address or None
-            api_key = api_key or found.api_key or None
+            if api_key is None and found.api_key:
+                api_key = found.api_key
+                source = f"credentials file {path}"
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be positive")
     return Config(
@@ -97,4 +103,5 @@ def resolve(
         org_id=org_id or env.get(ORG_ENV, ""),
         timeout=timeout or DEFAULT_TIMEOUT,
         credentials=path,
+        api_key_source=source,
     )

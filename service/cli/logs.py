@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from eventnotify.v1 import log_pb2
+from service.cli.client import RpcError, is_not_found
 from service.cli.context import Context, fetch_pages
 from service.cli.output import enum_name, yes_no
 from service.cli.parsing import duration_seconds, time_arg
@@ -34,9 +35,21 @@ def register(sub: Subparsers) -> None:
     group = sub.add_parser("logs", help="what happened to deliveries")
     cmds = group.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    get = cmds.add_parser("get", help="one delivery, with its attempts")
+    get = cmds.add_parser(
+        "get",
+        help="one delivery with its attempts, or every delivery of a published event",
+        description="EVENT_ID is a delivered eventId (one delivery, with its attempts) or "
+        "the eventId an event was published with, as `eventnotify publish` prints it "
+        "(every delivery of that event, one per webhook).",
+    )
     get.add_argument("event_id", metavar="EVENT_ID")
     get.set_defaults(handler=get_cmd)
+
+    by_event = cmds.add_parser(
+        "by-event", help="every delivery of a published event, by the id publish printed"
+    )
+    by_event.add_argument("source_event_id", metavar="SOURCE_EVENT_ID")
+    by_event.set_defaults(handler=by_event_cmd)
 
     by_request = cmds.add_parser("by-request", help="deliveries caused by one API request")
     by_request.add_argument("request_id", metavar="REQUEST_ID")
@@ -47,7 +60,9 @@ def register(sub: Subparsers) -> None:
     by_ref.set_defaults(handler=by_ref_cmd)
 
     grp = cmds.add_parser("group", help="a consumer group's log, filtered and sorted")
-    grp.add_argument("consumer_group_id", metavar="CONSUMER_GROUP_ID")
+    grp.add_argument(
+        "consumer_group_id", metavar="ID", help="the webhook's consumerGroupId or webHookId"
+    )
     grp.add_argument("--event", default="", help="only this event name")
     grp.add_argument("--status", choices=list(STATUSES), help="only this status")
     grp.add_argument("--request-id", default="", help="only this originating request")
@@ -60,8 +75,14 @@ def register(sub: Subparsers) -> None:
     grp.add_argument("--all", action="store_true", help="fetch every page")
     grp.set_defaults(handler=group_cmd)
 
-    metrics = sub.add_parser("metrics", help="a consumer group's delivery figures")
-    metrics.add_argument("consumer_group_id", metavar="CONSUMER_GROUP_ID")
+    metrics = sub.add_parser(
+        "metrics", help="a webhook's delivery figures (by consumerGroupId or webHookId)"
+    )
+    metrics.add_argument(
+        "consumer_group_id",
+        metavar="ID",
+        help="the webhook's consumerGroupId or webHookId (both in `eventnotify webhooks list`)",
+    )
     metrics.add_argument("--window", default="24h", help="1h, 24h, 7d or seconds (default 24h)")
     metrics.set_defaults(handler=metrics_cmd)
 
@@ -93,9 +114,25 @@ def _entries(ctx: Context, resp: Any) -> int:
 
 
 def get_cmd(ctx: Context, args: argparse.Namespace) -> int:
-    """GetEventLog: the entry's fields, then its attempts."""
+    """GetEventLog: the entry's fields, then its attempts. When no delivery has
+    that eventId, the id may be the one the event was published with: then
+    every delivery of the event (ListEventLogsBySourceEventId)."""
     req = log_pb2.GetEventLogRequest(event_id=args.event_id)
-    e = ctx.client.call(ctx.client.logs.GetEventLog, req)
+    try:
+        e = ctx.client.call(ctx.client.logs.GetEventLog, req)
+    except RpcError as exc:
+        if not is_not_found(exc):
+            raise
+        by_source = log_pb2.ListEventLogsBySourceEventIdRequest(source_event_id=args.event_id)
+        resp = ctx.client.call(ctx.client.logs.ListEventLogsBySourceEventId, by_source)
+        if not resp.entries:
+            raise
+        if not ctx.out.json:
+            ctx.out.info(
+                f"{args.event_id} is a published event's id: its deliveries, one per webhook "
+                "(`eventnotify logs get <EVENT_ID>` of a row shows its attempts)"
+            )
+        return _entries(ctx, resp)
     if ctx.out.json:
         ctx.out.message(e)
         return 0
@@ -131,6 +168,12 @@ def get_cmd(ctx: Context, args: argparse.Namespace) -> int:
 def _excerpt(text: str, limit: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def by_event_cmd(ctx: Context, args: argparse.Namespace) -> int:
+    """ListEventLogsBySourceEventId."""
+    req = log_pb2.ListEventLogsBySourceEventIdRequest(source_event_id=args.source_event_id)
+    return _entries(ctx, ctx.client.call(ctx.client.logs.ListEventLogsBySourceEventId, req))
 
 
 def by_request_cmd(ctx: Context, args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from service.cli import events, keys, logs, publish, replay, webhooks
+from service.cli import dev, events, keys, logs, publish, replay, webhooks
 from service.cli.client import Client, RpcError, describe_error
 from service.cli.config import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, UsageError, resolve
 from service.cli.context import Context, Handler
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the protobuf JSON mapping")
     parser.add_argument("--timeout", type=float, help="seconds per call (default 30)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (webhooks, events, logs, replay, publish, keys):
+    for module in (webhooks, events, logs, replay, publish, keys, dev):
         module.register(sub)
     return parser
 

@@ -64,6 +64,11 @@ class Output:
         self._out = out
         self._err = err
 
+    @property
+    def stdout(self) -> TextIO:
+        """The result stream (for commands that stream results, like ``dev receiver``)."""
+        return self._out
+
     def line(self, text: str = "") -> None:
         """A result line on stdout."""
         self._out.write(text + "\n")

@@ -45,8 +45,17 @@ def publish_cmd(ctx: Context, args: argparse.Namespace) -> int:
         if args.event_name or args.data or args.ref:
             raise UsageError("give either EVENT_NAME --ref --data, or --file, not both")
         return _publish_file(ctx, args)
-    if not args.event_name or not args.ref or not args.data:
-        raise UsageError("publish needs EVENT_NAME, --ref and --data (or --file)")
+    missing = [
+        what
+        for what, value in (
+            ("EVENT_NAME (e.g. pointsIssued; see `eventnotify events list`)", args.event_name),
+            ("--ref '{orgId}_{entityId}' (the Kafka key, e.g. 1_cust-77)", args.ref),
+            ("--data JSON (the event's data; `eventnotify events schema NAME`)", args.data),
+        )
+        if not value
+    ]
+    if missing:
+        raise UsageError("publish is missing " + "; ".join(missing) + " (or give --file)")
     event = envelope_pb2.EventEnvelope(
         event_name=args.event_name,
         ref_id=args.ref,
@@ -58,6 +67,8 @@ def publish_cmd(ctx: Context, args: argparse.Namespace) -> int:
         ctx.client.ingest.PublishEvent, ingest_pb2.PublishEventRequest(event=event)
     )
     ctx.out.result(resp, RESULT_HEADERS, lambda: [_row(resp)], "")
+    if not ctx.out.json:
+        ctx.out.info(f"its deliveries: eventnotify logs get {resp.event_id}")
     return 0
 
 

@@ -34,7 +34,9 @@ def register(sub: Subparsers) -> None:
     resend.add_argument("event_id", metavar="EVENT_ID")
     resend.set_defaults(handler=resend_cmd)
 
-    recover = cmds.add_parser("recover", help="send a webhook's FAILED deliveries again")
+    recover = cmds.add_parser(
+        "recover", help="send a webhook's FAILED deliveries again (test sends excepted)"
+    )
     recover.add_argument("webhook_id", metavar="WEBHOOK_ID")
     _window_options(recover, "ingested at/after")
     recover.set_defaults(handler=recover_cmd)

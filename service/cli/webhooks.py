@@ -48,7 +48,10 @@ def register(sub: Subparsers) -> None:
     _webhook_options(update, creating=False)
     update.set_defaults(handler=update_cmd)
 
-    delete = cmds.add_parser("delete", help="deactivate a webhook (or --purge it)")
+    delete = cmds.add_parser(
+        "delete",
+        help="deactivate a webhook (or --purge it); its waiting retries end as FAILED",
+    )
     delete.add_argument("webhook_id", metavar="WEBHOOK_ID")
     delete.add_argument("--purge", action="store_true", help="remove the document for good")
     delete.set_defaults(handler=delete_cmd)
@@ -75,7 +78,7 @@ def _webhook_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
         dest="events",
         required=creating,
         metavar="NAME",
-        help="subscribed event (repeat for several; on update replaces the list)",
+        help="subscribed event: repeat, or give a comma list (a,b); on update replaces the list",
     )
     p.add_argument("--type", choices=sorted(TYPES), help="delivery channel (default http)")
     p.add_argument("--method", choices=sorted(METHODS), help="HTTP method (default post)")
@@ -100,6 +103,11 @@ def _webhook_options(p: argparse.ArgumentParser, *, creating: bool) -> None:
         )
 
 
+def split_names(values: list[str]) -> list[str]:
+    """``--event a,b --event c`` -> ``[a, b, c]`` (event names never hold commas)."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
 def webhook_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
     """The Webhook message the options describe and the proto paths they set."""
     hook = webhook_pb2.Webhook()
@@ -114,7 +122,7 @@ def webhook_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
     if given("name", args.name):
         hook.name = args.name
     if given("event_names", args.events):
-        hook.event_names.extend(args.events)
+        hook.event_names.extend(split_names(args.events))
     if given("web_hook_url", args.url):
         hook.web_hook_url = args.url
     if given("web_hook_type", args.type):

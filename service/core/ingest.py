@@ -33,6 +33,7 @@ from eventnotify.producer import Position
 from eventnotify.store.event_types import EventTypeRepository
 from eventnotify.timefmt import to_epoch_ms, utcnow
 from service.core.catalog import list_event_types
+from service.core.names import unknown_event
 from service.core.validation import Violation, raise_if_any
 
 MAX_BATCH = 500
@@ -67,7 +68,9 @@ def _event_violations(
     elif et is None:
         v.append(
             Violation(
-                f"{path}.event_name", f"unknown event {event.event_name!r}", "EVENT_NAME_UNKNOWN"
+                f"{path}.event_name",
+                unknown_event(event.event_name, catalog),
+                "EVENT_NAME_UNKNOWN",
             )
         )
     elif not et.active:

@@ -39,8 +39,22 @@ async def get_event_log(logs: DeliveryLogRepository, caller: Caller, event_id: s
         _invalid("event_id", "required", "EVENT_ID_REQUIRED")
     entry = await logs.get(caller.org_id, event_id)
     if entry is None:
-        raise NotFound("eventId is invalid", reason="EVENT_LOG_NOT_FOUND")
+        raise NotFound(
+            "eventId is invalid: no delivery has this eventId. If it is the id the event was "
+            "published with, list its deliveries with ListEventLogsBySourceEventId",
+            reason="EVENT_LOG_NOT_FOUND",
+        )
     return entry
+
+
+async def list_by_source_event_id(
+    logs: DeliveryLogRepository, caller: Caller, source_event_id: str
+) -> list[LogEntry]:
+    """Every delivery of one published event, by the producer's eventId (oldest
+    first). An event no webhook subscribed to has none: an empty list."""
+    if not source_event_id:
+        _invalid("source_event_id", "required", "SOURCE_EVENT_ID_REQUIRED")
+    return await logs.list_by_source_event_id(caller.org_id, source_event_id)
 
 
 async def list_by_request_id(
@@ -61,18 +75,27 @@ async def list_by_ref_id(
     return await logs.list_by_ref_id(caller.org_id, ref_id)
 
 
-async def _check_group(
-    webhooks: WebhookRepository, logs: DeliveryLogRepository, caller: Caller, group: str
-) -> None:
-    """NOT_FOUND unless the org owns the consumer group (a webhook, or, for a
-    purged webhook, log entries that are still kept)."""
-    if not group:
+async def _resolve_group(
+    webhooks: WebhookRepository, logs: DeliveryLogRepository, caller: Caller, given: str
+) -> str:
+    """The consumer group ``given`` names: a consumerGroupId the org owns (a
+    webhook's, or, for a purged webhook, one whose log entries are still kept),
+    or a webHookId of the org's, which people reach for first. NOT_FOUND
+    otherwise, saying which ids are accepted and where to find them."""
+    if not given:
         _invalid("consumer_group_id", "required", "CONSUMER_GROUP_ID_REQUIRED")
-    if await webhooks.get_by_consumer_group(caller.org_id, group) is not None:
-        return
-    if await logs.group_has_entries(caller.org_id, group):
-        return
-    raise NotFound("consumerGroupId is invalid", reason="CONSUMER_GROUP_NOT_FOUND")
+    if await webhooks.get_by_consumer_group(caller.org_id, given) is not None:
+        return given
+    if await logs.group_has_entries(caller.org_id, given):
+        return given
+    hook = await webhooks.get(caller.org_id, given)
+    if hook is not None:
+        return hook.consumer_group_id
+    raise NotFound(
+        "consumerGroupId is invalid: give a webhook's consumerGroupId or webHookId "
+        "(both are in ListWebhooks / `eventnotify webhooks list`)",
+        reason="CONSUMER_GROUP_NOT_FOUND",
+    )
 
 
 @dataclass
@@ -158,10 +181,10 @@ async def list_group_logs(
     webhooks: WebhookRepository, logs: DeliveryLogRepository, caller: Caller, q: LogQuery
 ) -> LogPage:
     """A consumer group's log, filtered, sorted and keyset-paginated."""
-    await _check_group(webhooks, logs, caller, q.consumer_group_id)
+    group = await _resolve_group(webhooks, logs, caller, q.consumer_group_id)
     limit = page_size(q.page_size)
     f = LogFilter(
-        consumer_group_id=q.consumer_group_id,
+        consumer_group_id=group,
         event_name=q.event_name,
         status=DeliveryStatus(q.status) if q.status else None,
         request_id=q.request_id,
@@ -180,17 +203,29 @@ async def list_group_logs(
     return page
 
 
+@dataclass(frozen=True)
+class MetricsReport:
+    """A consumer group's figures over a window."""
+
+    consumer_group_id: str
+    figures: GroupMetrics
+    start: datetime
+    end: datetime
+
+
 async def group_metrics(
     webhooks: WebhookRepository,
     logs: DeliveryLogRepository,
     caller: Caller,
     group: str,
     window_seconds: int,
-) -> tuple[GroupMetrics, datetime, datetime]:
-    """Figures of the group over the window ending now; returns (figures, start, end)."""
+) -> MetricsReport:
+    """Figures of the group (given by consumerGroupId or webHookId) over the
+    window ending now."""
     if window_seconds < 0 or window_seconds > MAX_WINDOW_SECONDS:
         _invalid("window_seconds", f"must be between 1 and {MAX_WINDOW_SECONDS}", "WINDOW_INVALID")
-    await _check_group(webhooks, logs, caller, group)
+    resolved = await _resolve_group(webhooks, logs, caller, group)
     end = utcnow() + timedelta(milliseconds=1)  # make "now" itself part of the window
     start = end - timedelta(seconds=window_seconds or DEFAULT_WINDOW_SECONDS)
-    return await logs.metrics(caller.org_id, group, start, end), start, end
+    figures = await logs.metrics(caller.org_id, resolved, start, end)
+    return MetricsReport(resolved, figures, start, end)

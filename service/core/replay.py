@@ -76,16 +76,27 @@ async def resend(store: Store, caller: Caller, event_id: str) -> str:
             "a dead-lettered record cannot be resent: publish a corrected event",
             reason="DEAD_LETTERED",
         )
+    if entry.test:
+        # SendTestEvent answers at once with the receiver's reply; sending the
+        # old sample again through the dispatchers would tell nothing more.
+        raise FailedPrecondition(
+            "a test delivery is not resent: call SendTestEvent again", reason="TEST_DELIVERY"
+        )
     await _active_hook(store, caller, entry.web_hook_id)
     await store.parked.park_many([_parked(entry, utcnow(), "resend")])
     return entry.event_id
 
 
 async def recover_failed(store: Store, caller: Caller, web_hook_id: str, since: str) -> int:
-    """Schedule every FAILED delivery of a webhook ingested since a time."""
+    """Schedule every FAILED delivery of a webhook ingested since a time,
+    except SendTestEvent's."""
     start = _since(since)
     hook = await _active_hook(store, caller, web_hook_id)
-    flt = LogFilter(hook.consumer_group_id, status=DeliveryStatus.FAILED, start=start)
+    # Test sends are checks of the receiver made at one moment, not events a
+    # business is owed: recovering them would send fake events to receivers.
+    flt = LogFilter(
+        hook.consumer_group_id, status=DeliveryStatus.FAILED, start=start, exclude_test=True
+    )
     scheduled = 0
     after: tuple[object, str] | None = None
     now = utcnow()

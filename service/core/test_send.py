@@ -35,7 +35,8 @@ from eventnotify.producer import KafkaSink
 from eventnotify.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
-from service.core.catalog import get_event_type
+from service.core.catalog import event_catalog, get_event_type
+from service.core.names import unknown_event
 from service.core.validation import Violation, raise_if_any
 from service.core.webhooks import get_webhook
 
@@ -79,8 +80,9 @@ async def _event_type(store: Store, caller: Caller, hook: Webhook, name: str) ->
     try:
         return await get_event_type(store.event_types, caller.org_id, chosen)
     except NotFound:
+        known = await event_catalog(store.event_types, caller.org_id)
         raise_if_any(
-            [Violation("event_name", f"unknown event {chosen!r}", "EVENT_NAME_UNKNOWN")],
+            [Violation("event_name", unknown_event(chosen, known), "EVENT_NAME_UNKNOWN")],
             "invalid test event",
         )
         raise  # unreachable: raise_if_any raised

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from eventnotify.domain import WebhookType
 from eventnotify.errors import FieldViolation, InvalidArgument
+from service.core.names import unknown_event
 
 # The original system's numeric codes, where it documents one.
 CODE_EVENT_NAMES_REQUIRED = 51003
@@ -141,7 +142,7 @@ def _event_names(names: list[str], catalog: Mapping[str, bool], new: set[str]) -
             continue
         path = f"webhook.event_names[{i}]"
         if name not in catalog:
-            out.append(Violation(path, f"unknown event {name!r}", "EVENT_NAME_UNKNOWN"))
+            out.append(Violation(path, unknown_event(name, catalog), "EVENT_NAME_UNKNOWN"))
         elif not catalog[name]:
             out.append(Violation(path, f"event {name!r} is inactive", "EVENT_NAME_INACTIVE"))
     return out

@@ -12,9 +12,12 @@ from datetime import timedelta
 from bson import ObjectId
 
 from eventnotify import signing
+from eventnotify.delivery.entries import WEBHOOK_DELETED
 from eventnotify.domain import Caller, SigningSecret, Webhook, WebhookType
 from eventnotify.errors import InvalidArgument, NotFound
 from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.store.parked import ParkedDeliveryRepository
 from eventnotify.store.webhooks import WebhookRepository, parse_id
 from eventnotify.timefmt import utcnow
 from service.core.catalog import event_catalog
@@ -227,10 +230,23 @@ async def update_webhook(
 
 
 async def delete_webhook(
-    webhooks: WebhookRepository, caller: Caller, web_hook_id: str, *, purge: bool
+    webhooks: WebhookRepository,
+    parked: ParkedDeliveryRepository,
+    logs: DeliveryLogRepository,
+    caller: Caller,
+    web_hook_id: str,
+    *,
+    purge: bool,
 ) -> Webhook:
-    """Deactivate (kept for its logs) or, with ``purge``, remove the webhook.
-    Returns it as it now is (inactive)."""
+    """Deactivate (kept for its logs) or, with ``purge``, remove the webhook,
+    and end the deliveries still waiting for a retry: FAILED, failureReason
+    "webhook deleted", out of the parked collection. Returns the webhook as it
+    now is (inactive).
+
+    The webhook is changed first, so no dispatcher picks a new delivery for
+    it while its parked ones are ended. A FAILED delivery can still be sent
+    again (reactivate, then RecoverFailed / ResendEvent) if it was a mistake.
+    """
     hook = await get_webhook(webhooks, caller, web_hook_id)
     hook.active = False
     hook.last_updated_on = utcnow()
@@ -240,6 +256,9 @@ async def delete_webhook(
             raise NotFound("webHookId is invalid", reason="WEBHOOK_NOT_FOUND")
     else:
         await webhooks.replace(hook)
+    waiting = await parked.ids_for(hook.web_hook_id)
+    await logs.end_pending(waiting, WEBHOOK_DELETED, utcnow())
+    await parked.remove_many(waiting)
     return hook
 
 

@@ -181,3 +181,24 @@ async def test_update_custom_event_and_read_only_standard_fields(api: Api, org1:
     await expect_error(
         _update(api, org1, "noSuchEvent", ["active"], active=True), grpc.StatusCode.NOT_FOUND
     )
+
+
+async def test_unknown_event_type_suggests_the_nearest(api: Api, org1: Metadata) -> None:
+    schema = {"type": "object"}
+    await api.catalog.CreateEventType(_custom("orderShipped", schema), metadata=org1)
+    for given, meant in (
+        ("TransactionAdded", "transactionAdded"),
+        ("ordershipped", "orderShipped"),
+    ):
+        d = await expect_error(
+            api.catalog.GetEventType(
+                catalog_pb2.GetEventTypeRequest(event_name=given), metadata=org1
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert d.message == f"event {given!r} does not exist (did you mean {meant!r}?)"
+    d = await expect_error(
+        api.catalog.GetEventType(catalog_pb2.GetEventTypeRequest(event_name="zzz"), metadata=org1),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert d.message == "event 'zzz' does not exist"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -330,3 +331,68 @@ async def test_metrics_over_a_window(api: Api, org1: Metadata, group: str) -> No
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert d.info is not None and d.info.reason == "WINDOW_INVALID"
+
+
+async def test_the_published_event_id_leads_to_every_delivery_of_the_event(
+    api: Api, org1: Metadata, group: str
+) -> None:
+    other_group = str((await create_hook(api, org1, name="second")).webhook.consumer_group_id)
+    t0 = utcnow() - timedelta(minutes=1)
+    first = replace(entry(1, group, ingested=t0), source_event_id="published-1")
+    second = replace(
+        entry(1, other_group, ingested=t0 + timedelta(seconds=1)), source_event_id="published-1"
+    )
+    unrelated = replace(entry(1, group), source_event_id="published-2")
+    theirs = replace(entry(2, "their-group"), source_event_id="published-1")
+    await api.store.logs.upsert_many([second, first, unrelated, theirs])
+    got = await api.logs.ListEventLogsBySourceEventId(
+        log_pb2.ListEventLogsBySourceEventIdRequest(source_event_id="published-1"), metadata=org1
+    )
+    assert [e.event_id for e in got.entries] == [first.event_id, second.event_id]
+    assert {e.source_event_id for e in got.entries} == {"published-1"}
+    # The seed's lookup by the delivered eventId is unchanged, and its
+    # NOT_FOUND for the published id says where to look instead.
+    one = await api.logs.GetEventLog(
+        log_pb2.GetEventLogRequest(event_id=first.event_id), metadata=org1
+    )
+    assert one.source_event_id == "published-1"
+    d = await expect_error(
+        api.logs.GetEventLog(log_pb2.GetEventLogRequest(event_id="published-1"), metadata=org1),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert "ListEventLogsBySourceEventId" in d.message
+    none = await api.logs.ListEventLogsBySourceEventId(
+        log_pb2.ListEventLogsBySourceEventIdRequest(source_event_id="nobody"), metadata=org1
+    )
+    assert list(none.entries) == []
+    d = await expect_error(
+        api.logs.ListEventLogsBySourceEventId(
+            log_pb2.ListEventLogsBySourceEventIdRequest(), metadata=org1
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert d.reasons == ["SOURCE_EVENT_ID_REQUIRED"]
+
+
+async def test_metrics_and_group_logs_accept_a_web_hook_id(api: Api, org1: Metadata) -> None:
+    hook = (await create_hook(api, org1)).webhook
+    await api.store.logs.upsert_many([entry(1, hook.consumer_group_id)])
+    m = await api.logs.GetConsumerGroupMetrics(
+        log_pb2.GetConsumerGroupMetricsRequest(consumer_group_id=hook.web_hook_id), metadata=org1
+    )
+    assert m.consumer_group_id == hook.consumer_group_id and m.total_events == 1
+    page = await api.logs.ListConsumerGroupLogs(
+        log_pb2.ListConsumerGroupLogsRequest(consumer_group_id=hook.web_hook_id), metadata=org1
+    )
+    assert [e.consumer_group_id for e in page.entries] == [hook.consumer_group_id]
+    # Another org's webHookId is as unknown as a made-up id, and the message
+    # says which ids are accepted.
+    org2 = await api.key(2, Role.READ)
+    d = await expect_error(
+        api.logs.GetConsumerGroupMetrics(
+            log_pb2.GetConsumerGroupMetricsRequest(consumer_group_id=hook.web_hook_id),
+            metadata=org2,
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert "consumerGroupId or webHookId" in d.message

@@ -6,11 +6,14 @@ import asyncio
 import re
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import field_mask_pb2
 
-from eventnotify.domain import Role
+from eventnotify.domain import DeliveryStatus, LogEntry, Role
+from eventnotify.store.parked import ParkedDelivery
 from eventnotify.timefmt import parse_ts, utcnow
 from eventnotify.v1 import webhook_pb2
 from tests.service.conftest import Api, Metadata, create_hook, expect_error, webhook
@@ -354,3 +357,72 @@ async def test_event_names_are_deduplicated(api: Api, org1: Metadata) -> None:
     )
     assert list(created.webhook.event_names) == ["pointsIssued", "customerAdded"]
     assert webhook(name="x").name == "x"
+
+
+@pytest.mark.parametrize("purge", [False, True])
+async def test_deleting_a_webhook_ends_its_parked_deliveries(
+    api: Api, org1: Metadata, purge: bool
+) -> None:
+    hook = (await create_hook(api, org1)).webhook
+    other = (await create_hook(api, org1, name="other")).webhook
+    now = utcnow()
+    past = now - timedelta(seconds=30)
+
+    def log(event_id: str, web_hook: Any, status: DeliveryStatus) -> LogEntry:
+        return LogEntry(
+            event_id=event_id,
+            source_event_id="src-" + event_id,
+            org_id=1,
+            web_hook_id=web_hook.web_hook_id,
+            consumer_group_id=web_hook.consumer_group_id,
+            event_name="transactionAdded",
+            ref_id="1_9",
+            request_id="",
+            status=status,
+            ingested_at=past,
+            next_attempt_at=past if status is DeliveryStatus.RETRYING else None,
+        )
+
+    def parked(event_id: str, web_hook: Any) -> ParkedDelivery:
+        return ParkedDelivery(event_id, web_hook.web_hook_id, 1, "1_9", due_at=past)
+
+    suffix = uuid.uuid4().hex[:6]
+    retrying, pending, others = f"r-{suffix}", f"p-{suffix}", f"o-{suffix}"
+    await api.store.logs.upsert_many(
+        [
+            log(retrying, hook, DeliveryStatus.RETRYING),
+            log(pending, hook, DeliveryStatus.PENDING),
+            log(others, other, DeliveryStatus.RETRYING),
+        ]
+    )
+    await api.store.parked.park_many(
+        [parked(retrying, hook), parked(pending, hook), parked(others, other)]
+    )
+    await api.webhooks.DeleteWebhook(
+        webhook_pb2.DeleteWebhookRequest(web_hook_id=hook.web_hook_id, purge=purge), metadata=org1
+    )
+    for event_id in (retrying, pending):
+        ended = await api.store.logs.get(1, event_id)
+        assert ended is not None and ended.status is DeliveryStatus.FAILED
+        assert ended.failure_reason == "webhook deleted"
+        assert ended.ended_at is not None and ended.next_attempt_at is None
+    assert await api.store.parked.ids_for(hook.web_hook_id) == []
+    # Another webhook's waiting delivery is untouched.
+    kept = await api.store.logs.get(1, others)
+    assert kept is not None and kept.status is DeliveryStatus.RETRYING
+    assert await api.store.parked.ids_for(other.web_hook_id) == [others]
+
+
+async def test_unknown_event_names_suggest_the_nearest(api: Api, org1: Metadata) -> None:
+    d = await expect_error(
+        create_hook(api, org1, event_names=["TransactionAdded", "pointsRedeemd", "zzzz"]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert d.bad_request is not None
+    descriptions = [v.description for v in d.bad_request.field_violations]
+    assert descriptions == [
+        "unknown event 'TransactionAdded' (did you mean 'transactionAdded'?)",
+        "unknown event 'pointsRedeemd' (did you mean 'pointsRedeemed'?)",
+        "unknown event 'zzzz'",
+    ]
+    assert "did you mean 'transactionAdded'" in d.message
