@@ -26,11 +26,13 @@ class StaticResolver(AbstractResolver):
     def __init__(self, table: dict[str, list[str]]) -> None:
         self.table = table
         self.asked: list[str] = []
+        self.families: list[socket.AddressFamily] = []
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         self.asked.append(host)
+        self.families.append(family)
         return [
             ResolveResult(
                 hostname=host,
@@ -142,7 +144,8 @@ async def test_the_resolver_keeps_only_the_public_answers() -> None:
     with pytest.raises(AddressNotAllowed):
         await guarded.resolve("inside.example.com", 443)
     allowed = GuardedResolver(AddressPolicy("inside.example.com"), dns)
-    assert [r["host"] for r in await allowed.resolve("inside.example.com")] == [
-        "10.0.0.7",
-        "fd00::1",
-    ]
+    answers = await allowed.resolve("inside.example.com")
+    assert [(r["host"], r["port"]) for r in answers] == [("10.0.0.7", 0), ("fd00::1", 0)]
+    # The caller's address family reaches the real resolver.
+    await guarded.resolve("mixed.example.com", 443, socket.AF_INET6)
+    assert dns.families[-1] == socket.AF_INET6
