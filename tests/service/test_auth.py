@@ -202,7 +202,12 @@ async def test_access_log_line_carries_the_callers_request_id(api: Api) -> None:
             ),
             grpc.StatusCode.NOT_FOUND,
         )
-    [line] = [x for x in access.lines if x["method"].endswith("/GetWebhook")]
+
+        async def logged() -> list[dict[str, Any]]:
+            return [x for x in access.lines if x["method"].endswith("/GetWebhook")]
+
+        # The server writes the line after the status has gone to the client.
+        [line] = await wait_until(logged, within=10.0, interval=0.01)
     assert line["method"] == "/eventnotify.v1.WebhookService/GetWebhook"
     assert line["code"] == "NOT_FOUND" and line["duration_ms"] >= 0
     assert line["request_id"] == "log-me" and line["org_id"] == 4
