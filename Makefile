@@ -11,7 +11,7 @@ PIP_FLAGS := -q --disable-pip-version-check
 CODE := eventnotify service dispatcher devstack bench scripts tests setup.py
 
 .PHONY: help run test install system-deps protos lint format typecheck unit unit312 \
-	bench bench-api bench-scale clean
+	bench bench-api bench-scale mutate clean
 
 ## Show this list.
 help:
@@ -90,7 +90,13 @@ bench: install
 bench-api: install
 	$(PY) -m bench.api
 
+## Mutation testing (mutmut) of the modules deciding delivery outcomes, on their fast tests; slow.
+mutate: $(VENV)/.installed protos
+	rm -rf mutants
+	$(VENV)/bin/mutmut run
+	$(PY) -m scripts.mutation_scores
+
 ## Remove virtualenvs, local state and generated code.
 clean:
-	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist
+	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist mutants
 	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py

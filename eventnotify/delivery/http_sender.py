@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from eventnotify.delivery.addresses import AddressNotAllowed, AddressPolicy, GuardedResolver
@@ -46,8 +47,12 @@ class HttpSender:
         connect_timeout: float,
         total_timeout: float,
         body_cap: int,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """``resolver`` answers name lookups (the system's by default); every
+        answer still goes through the address policy."""
         self._policy = policy
+        self._resolver = resolver
         self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._body_cap = body_cap
         self._session: aiohttp.ClientSession | None = None
@@ -55,7 +60,10 @@ class HttpSender:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=0, limit_per_host=0, resolver=GuardedResolver(self._policy), ttl_dns_cache=60
+            limit=0,
+            limit_per_host=0,
+            resolver=GuardedResolver(self._policy, self._resolver),
+            ttl_dns_cache=60,
         )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, auto_decompress=True, trust_env=False

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import grpc
 import pytest
+from bson import ObjectId
 
-from eventnotify.domain import Role
+from eventnotify.domain import ApiKey, Role
 from eventnotify.errors import Unauthenticated
 from eventnotify.logging import JsonFormatter, request_id_var
 from eventnotify.store.api_keys import hash_secret
+from eventnotify.timefmt import utcnow
 from eventnotify.v1 import admin_pb2, catalog_pb2, webhook_pb2
 from service.api.auth import Authenticator
-from service.core.keys import mint_key
+from service.core.keys import mint_key, new_key_secret
 from tests.service.conftest import ROOT_KEY, Api, create_hook, expect_error
+from tests.support.waiting import wait_until
 
 LIST = webhook_pb2.ListWebhooksRequest()
 
@@ -159,27 +165,130 @@ async def test_request_id_is_echoed_or_generated(api: Api) -> None:
     assert dict(caught.value.trailing_metadata())["x-request-id"] == "err-1"
 
 
-async def test_access_log_line(api: Api, caplog: pytest.LogCaptureFixture) -> None:
-    md = await api.key(4, Role.READ)
-    caplog.set_level(logging.INFO, logger="eventnotify.access")
-    await expect_error(
-        api.webhooks.GetWebhook(
-            webhook_pb2.GetWebhookRequest(web_hook_id="x"),
-            metadata=(*md, ("x-request-id", "log-me")),
-        ),
-        grpc.StatusCode.NOT_FOUND,
-    )
-    records = [r for r in caplog.records if r.name == "eventnotify.access"]
-    assert records
-    # Format inside the request's context, as the handler saw it.
-    token = request_id_var.set("log-me")
+class _Lines(logging.Handler):
+    """Formats each record as it is emitted, in the emitter's context: what a
+    log shipper would read, with the context variables the server had set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@contextmanager
+def _captured(name: str) -> Iterator[_Lines]:
+    logger = logging.getLogger(name)
+    handler, level = _Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        line = json.loads(JsonFormatter().format(records[-1]))
+        yield handler
     finally:
-        request_id_var.reset(token)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def test_access_log_line_carries_the_callers_request_id(api: Api) -> None:
+    md = await api.key(4, Role.READ)
+    assert request_id_var.get() is None  # only the server can put it in the line
+    with _captured("eventnotify.access") as access:
+        await expect_error(
+            api.webhooks.GetWebhook(
+                webhook_pb2.GetWebhookRequest(web_hook_id="x"),
+                metadata=(*md, ("x-request-id", "log-me")),
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
+
+        async def logged() -> list[dict[str, Any]]:
+            return [x for x in access.lines if x["method"].endswith("/GetWebhook")]
+
+        # The server writes the line after the status has gone to the client.
+        [line] = await wait_until(logged, within=10.0, interval=0.01)
     assert line["method"] == "/eventnotify.v1.WebhookService/GetWebhook"
     assert line["code"] == "NOT_FOUND" and line["duration_ms"] >= 0
-    assert line["request_id"] == "log-me"
+    assert line["request_id"] == "log-me" and line["org_id"] == 4
+
+
+async def test_internal_errors_carry_only_the_request_id(api: Api) -> None:
+    md = await api.key(1, Role.READ)
+    # A stored webhook missing a required field: reading it fails inside the
+    # server with a KeyError, an error no handler maps to a domain error.
+    broken = ObjectId()
+    await api.store.db["webhooks"].insert_one(
+        {"_id": broken, "org_id": 1, "name": "broken", "consumer_group_id": "cg-broken"}
+    )
+    with _captured("eventnotify.api") as server_log:
+        d = await expect_error(
+            api.webhooks.GetWebhook(
+                webhook_pb2.GetWebhookRequest(web_hook_id=str(broken)),
+                metadata=(*md, ("x-request-id", "boom-1")),
+            ),
+            grpc.StatusCode.INTERNAL,
+        )
+    # The client learns the request id and nothing of the internals.
+    assert d.message == "internal error (request id boom-1)"
+    assert d.info is not None and d.info.reason == "INTERNAL" and dict(d.info.metadata) == {}
+    assert d.bad_request is None and d.retry is None
+    # The operator finds the cause under that request id.
+    [logged] = [x for x in server_log.lines if x["level"] == "ERROR"]
+    assert logged["request_id"] == "boom-1"
+    assert "KeyError" in logged["exc"] and "max_allowed_connections" in logged["exc"]
+
+
+async def test_internal_error_returns_the_request_id_in_trailing_metadata(api: Api) -> None:
+    md = await api.key(1, Role.READ)
+    broken = ObjectId()
+    await api.store.db["webhooks"].insert_one(
+        {"_id": broken, "org_id": 1, "name": "broken", "consumer_group_id": "cg-broken"}
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await api.webhooks.GetWebhook(
+            webhook_pb2.GetWebhookRequest(web_hook_id=str(broken)), metadata=md
+        )
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    generated = dict(caught.value.trailing_metadata())["x-request-id"]
+    assert caught.value.details() == f"internal error (request id {generated})"
+
+
+async def test_unknown_keys_are_not_cached(api: Api) -> None:
+    key_id, secret = new_key_secret()
+    md = (("authorization", f"Bearer {secret}"),)
+    await expect_error(
+        api.webhooks.ListWebhooks(LIST, metadata=md), grpc.StatusCode.UNAUTHENTICATED
+    )
+    # The same secret becomes a key (as if minted by another replica): it
+    # must work on the very next call, not after a negative-cache expiry.
+    key = ApiKey(
+        key_id=key_id,
+        org_id=5,
+        role=Role.READ,
+        secret_hash=hash_secret(secret),
+        description="late",
+        created_on=utcnow(),
+    )
+    await api.store.api_keys.insert(key)
+    await api.webhooks.ListWebhooks(LIST, metadata=md)
+
+
+async def test_a_key_revoked_elsewhere_stops_working(api: Api) -> None:
+    key, secret = await mint_key(api.store.api_keys, 6, Role.READ, "to revoke")
+    md = (("authorization", f"Bearer {secret}"),)
+    await api.webhooks.ListWebhooks(LIST, metadata=md)  # valid, and now cached
+    await api.store.api_keys.revoke(6, key.key_id)  # by another replica
+
+    async def refused() -> bool:
+        try:
+            await api.webhooks.ListWebhooks(LIST, metadata=md)
+        except grpc.aio.AioRpcError as err:
+            return bool(err.code() == grpc.StatusCode.UNAUTHENTICATED)
+        return False
+
+    # Seen once the cache entry expires (5 s); generous deadline for a busy machine.
+    await wait_until(refused, within=30.0)
 
 
 def test_json_formatter_adds_context_and_extras() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -45,4 +47,23 @@ def test_bucket_refills_at_the_configured_rate() -> None:
     limiter.check(1)  # refilled to the burst, not beyond
     with pytest.raises(ResourceExhausted):
         limiter.check(1)
-    RateLimiter(rate=0, burst=1).check(1)  # 0 turns limiting off
+
+
+def test_rate_zero_turns_limiting_off() -> None:
+    # The clock never moves, so a bucket that limited at all would refuse the
+    # second call of a burst-1 org: every one of these must pass.
+    limiter = RateLimiter(rate=0, burst=1, clock=lambda: 0.0)
+    for _ in range(100):
+        limiter.check(1)
+
+
+async def test_rate_zero_serves_a_burst_far_beyond_the_bucket(make_api: ApiFactory) -> None:
+    api = await make_api(EVENTNOTIFY_RATE_LIMIT_RPS="0", EVENTNOTIFY_RATE_LIMIT_BURST="1")
+    org1 = await api.key(1, Role.READ)
+    # 30 calls at once: a burst-1 bucket refills far too slowly to pass them all.
+    replies = await asyncio.gather(
+        *(api.webhooks.ListWebhooks(LIST, metadata=org1) for _ in range(30)),
+        return_exceptions=True,
+    )
+    failed = [r for r in replies if isinstance(r, BaseException)]
+    assert failed == []

@@ -17,7 +17,7 @@ from eventnotify.store import open_store
 from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
 from service.core.keys import mint_key
 from service.server import create_server
-from tests.service.conftest import Api, Metadata, create_hook, expect_error
+from tests.service.conftest import Api, ApiFactory, Metadata, create_hook, expect_error
 from tests.support.receiver import Receiver, Reply
 from tests.support.records import read_topic
 
@@ -123,6 +123,57 @@ async def test_error_status_is_a_failed_result(
     assert (reply.success, reply.http_status, reply.error) == (False, 503, "")
     assert reply.response_excerpt == "try later"
     assert (await _log(api, org1, reply.event_id)).status == log_pb2.FAILED
+
+
+async def test_the_address_policy_applies_to_test_sends(
+    make_api: ApiFactory, receiver: Receiver
+) -> None:
+    # No private destinations allowed: the receiver on 127.0.0.1 is off limits,
+    # whether named by its address or by a name resolving to it.
+    api = await make_api(EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS="")
+    md = await api.key(1, Role.WRITE)
+    for name, url in (
+        ("by-address", receiver.url("/private")),
+        ("by-name", f"http://localhost:{receiver.port}/private"),
+    ):
+        created = await create_hook(api, md, name=name, web_hook_url=url)
+        reply = await api.webhooks.SendTestEvent(
+            webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+            metadata=md,
+        )
+        assert (reply.success, reply.http_status) == (False, 0), name
+        assert "not allowed" in reply.error or "private or reserved" in reply.error, name
+        assert (await _log(api, md, reply.event_id)).status == log_pb2.FAILED
+    assert receiver.requests == [] and receiver.failed == []  # nothing left the server
+
+
+async def test_a_redirect_is_reported_not_followed(
+    api: Api, org1: Metadata, receiver: Receiver
+) -> None:
+    receiver.on("/old", lambda _r, _n: Reply(307, headers={"Location": "/new"}))
+    created = await create_hook(api, org1, web_hook_url=receiver.url("/old"))
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+        metadata=org1,
+    )
+    assert (reply.success, reply.http_status, reply.error) == (False, 307, "")
+    assert receiver.ok_for("/new") == []  # a 307 would have re-sent the signed POST there
+    assert [r.path for r, _ in receiver.failed] == ["/old"]
+
+
+async def test_the_logged_response_body_stops_at_the_cap(
+    make_api: ApiFactory, receiver: Receiver
+) -> None:
+    api = await make_api(EVENTNOTIFY_RESPONSE_BODY_CAP_BYTES="100")
+    md = await api.key(1, Role.WRITE)
+    receiver.on("/chatty", lambda _r, _n: Reply(200, body="z" * 10_000))
+    created = await create_hook(api, md, web_hook_url=receiver.url("/chatty"))
+    reply = await api.webhooks.SendTestEvent(
+        webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id), metadata=md
+    )
+    assert reply.success and reply.response_excerpt == "z" * 100
+    [attempt] = (await _log(api, md, reply.event_id)).attempts
+    assert (attempt.response_body, attempt.response_truncated) == ("z" * 100, True)
 
 
 async def test_queue_webhook_gets_the_sample_on_its_topic(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from eventnotify.domain import DeliveryStatus, LogEntry, Role
 from eventnotify.store.parked import ParkedDelivery
 from eventnotify.timefmt import parse_ts, utcnow
 from eventnotify.v1 import webhook_pb2
-from tests.service.conftest import Api, Metadata, create_hook, expect_error, webhook
+from tests.service.conftest import Api, Metadata, create_hook, expect_error
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -81,17 +81,19 @@ async def test_list_pages_filters_and_excludes_inactive(api: Api, org1: Metadata
     )
     seen: list[str] = []
     token = ""
-    pages = 0
-    while True:
+    # 5 active webhooks in pages of 2: the third page must be the last. A
+    # fourth request means the API kept handing out tokens past the end.
+    for _ in range(3):
         page = await api.webhooks.ListWebhooks(
             webhook_pb2.ListWebhooksRequest(page_size=2, page_token=token), metadata=org1
         )
+        assert page.webhooks, "an empty page behind a token"
         seen += [h.web_hook_id for h in page.webhooks]
-        pages += 1
         token = page.next_page_token
         if not token:
             break
-    assert seen == ids[1:] and pages == 3
+    assert token == "", "pagination did not end after the last webhook"
+    assert seen == ids[1:]
     everything = await api.webhooks.ListWebhooks(
         webhook_pb2.ListWebhooksRequest(include_inactive=True), metadata=org1
     )
@@ -116,25 +118,30 @@ async def test_list_rejects_foreign_tokens_and_negative_sizes(api: Api, org1: Me
 
 async def test_pagination_is_stable_under_concurrent_inserts(api: Api, org1: Metadata) -> None:
     before = {(await create_hook(api, org1, name=f"pre{i}")).webhook.web_hook_id for i in range(9)}
+    created: set[str] = set()
     seen: list[str] = []
     token = ""
-    n = 0
-    while True:
-        # Each page is fetched while two new webhooks are being created.
-        page, *_ = await asyncio.gather(
+    # The first 4 pages are each fetched while two new webhooks are created;
+    # then writing stops. At most 9 + 8 webhooks in pages of 2 is 9 pages: a
+    # tenth means the pagination does not end.
+    for n in range(9):
+        writers = [create_hook(api, org1, name=f"new{n}{x}") for x in "ab"] if n < 4 else []
+        page, *made = await asyncio.gather(
             api.webhooks.ListWebhooks(
                 webhook_pb2.ListWebhooksRequest(page_size=2, page_token=token), metadata=org1
             ),
-            create_hook(api, org1, name=f"new{n}a"),
-            create_hook(api, org1, name=f"new{n}b"),
+            *writers,
         )
-        n += 1
+        created |= {m.webhook.web_hook_id for m in made}
         seen += [h.web_hook_id for h in page.webhooks]
         token = page.next_page_token
-        if not token or n > 50:
+        if not token:
             break
+    assert token == "", "pagination did not end once writing stopped"
     assert len(seen) == len(set(seen)), "duplicates across pages"
     assert before <= set(seen), "a webhook that existed before paging was skipped"
+    assert set(seen) <= before | created, "a page listed a webhook nobody created"
+    assert seen == sorted(seen), "pages are not in creation (id) order"
 
 
 async def test_update_without_mask_changes_set_fields_and_replaces_event_names(
@@ -356,7 +363,6 @@ async def test_event_names_are_deduplicated(api: Api, org1: Metadata) -> None:
         api, org1, event_names=["pointsIssued", "pointsIssued", "customerAdded"]
     )
     assert list(created.webhook.event_names) == ["pointsIssued", "customerAdded"]
-    assert webhook(name="x").name == "x"
 
 
 @pytest.mark.parametrize("purge", [False, True])
