@@ -92,4 +92,4 @@ bench-api: install
 ## Remove virtualenvs, local state and generated code.
 clean:
 	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist
-	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py
+	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py eventnotify/v1/descriptors.binpb

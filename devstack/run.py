@@ -6,7 +6,8 @@ each as a child process; mints (once) an admin API key for org 1 and keeps it
 in ``.eventnotify/credentials.json`` so the CLI works with no flags.
 
 Ports: EVENTNOTIFY_DEV_MONGO_PORT (27017), EVENTNOTIFY_DEV_KAFKA_PORT (9092),
-EVENTNOTIFY_GRPC_ADDRESS (127.0.0.1:50051). MongoDB data persists in
+EVENTNOTIFY_GRPC_ADDRESS (127.0.0.1:50051), EVENTNOTIFY_HTTP_ADDRESS
+(127.0.0.1:8080, the HTTP/JSON gateway). MongoDB data persists in
 ``.eventnotify/mongo``; the Kafka stand-in keeps messages in memory only.
 """
 
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
         env.update(MONGODB_URI=stack.mongodb_uri, KAFKA_BOOTSTRAP_SERVERS=stack.kafka_bootstrap)
         # Locally the receivers you try things with run on this machine.
         env.setdefault("EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS", "127.0.0.1,localhost,::1")
+        env.setdefault("EVENTNOTIFY_HTTP_ADDRESS", "127.0.0.1:8080")
         settings = Settings.from_env(env)
         secret = asyncio.run(_dev_key(settings))
         address = settings.service.grpc_address
@@ -98,9 +100,11 @@ def main(argv: list[str]) -> int:
             )
             out.close()
         wait_for_port(int(address.rsplit(":", 1)[1]), 30, children[-2])
+        http = settings.service.http_address
         print(
             f"eventnotify is running\n"
             f"  gRPC        {address}   (reflection on: grpcurl -plaintext {address} list)\n"
+            f"  HTTP/JSON   http://{http}   (OpenAPI: http://{http}/openapi.json)\n"
             f"  MongoDB     {stack.mongodb_uri}\n"
             f"  Kafka       {stack.kafka_bootstrap}   (kcat / librdkafka: 127.0.0.1:{kcat_port})\n"
             f"  API key     {secret}   (org {DEV_ORG}, admin; saved in {CREDENTIALS})\n"

@@ -73,6 +73,12 @@ class ServiceSettings:
     grpc_address: str = setting(
         "EVENTNOTIFY_GRPC_ADDRESS", "127.0.0.1:50051", "host:port the gRPC server listens on."
     )
+    http_address: str = setting(
+        "EVENTNOTIFY_HTTP_ADDRESS",
+        "",
+        "host:port of the HTTP/JSON gateway (v1 REST, the original's v3 paths, "
+        "/openapi.json) the service also serves (empty = off).",
+    )
     metrics_port: int = setting(
         "EVENTNOTIFY_SERVICE_METRICS_PORT", 9464, "Prometheus port of the service (0 = off)."
     )

@@ -28,6 +28,9 @@ def generate(root: Path = ROOT) -> int:
         f"--python_out={root}",
         f"--pyi_out={root}",
         f"--grpc_python_out={root}",
+        # With comments, for the OpenAPI document's descriptions.
+        f"--descriptor_set_out={root / 'eventnotify' / 'v1' / 'descriptors.binpb'}",
+        "--include_source_info",
         *protos,
     ]
     code = int(protoc.main(args))
