@@ -43,9 +43,34 @@ def _v1_handler(route: Route, client: LoopbackClient) -> Any:
     return handler
 
 
+_ROUTER_STATUS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The router's own refusals (no such path, method not allowed, body too
+    large) in the same JSON error shape as every other answer."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        rid = local_request_id(request.headers)
+        body = {
+            "error": {
+                "code": exc.status,
+                "status": _ROUTER_STATUS.get(exc.status, "INVALID_ARGUMENT"),
+                "message": f"{request.method} {request.path}: {exc.reason}",
+                "details": [],
+            }
+        }
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return json_response(body, exc.status, rid, headers)
+
+
 def build_app(client: LoopbackClient, routes: list[Route]) -> web.Application:
     """The application: the v1 routes, the v3 routes and ``/openapi.json``."""
-    app = web.Application(client_max_size=4 * 1024 * 1024)
+    app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[json_errors])
     document = json.dumps(openapi_document(routes), indent=2).encode()
 
     async def openapi(_: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
-from service.gateway.rules import Route
+from service.gateway.rules import VARIABLE, Route
 
 _PACKAGE = "eventnotify.v1."
 _INT32 = {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1}
@@ -187,7 +187,15 @@ def _operation(b: _Builder, route: Route) -> dict[str, Any]:
         if schema.get("type") == "string":
             schema["minLength"] = 1
             schema["pattern"] = "^[^/]+$"
-        params.append({"name": path, "in": "path", "required": True, "schema": schema})
+        params.append(
+            {
+                "name": path_parameter(path),
+                "in": "path",
+                "required": True,
+                "description": f"Request field `{path}`.",
+                "schema": schema,
+            }
+        )
     bound = {p.split(".")[0] for p in route.path_fields}
     if route.body != "*":
         for f in route.input.fields:
@@ -234,6 +242,18 @@ def _operation(b: _Builder, route: Route) -> dict[str, Any]:
             "content": {"application/json": {"schema": body_schema}},
         }
     return op
+
+
+def path_parameter(field_path: str) -> str:
+    """OpenAPI name of a path variable: its last field name (``webhook.web_hook_id``
+    -> ``web_hook_id``), so templates that differ only in the request field
+    they fill (GET and PATCH of one resource) are one OpenAPI path."""
+    return field_path.rsplit(".", 1)[-1]
+
+
+def openapi_path(template: str) -> str:
+    """A rule's template as an OpenAPI path key."""
+    return VARIABLE.sub(lambda m: "{" + path_parameter(m.group(1)) + "}", template)
 
 
 def _v3_paths() -> dict[str, Any]:
@@ -323,7 +343,9 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
     b = _Builder()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.template, {})[route.verb.lower()] = _operation(b, route)
+        paths.setdefault(openapi_path(route.template), {})[route.verb.lower()] = _operation(
+            b, route
+        )
     paths.update(_v3_paths())
     b.schemas["Error"] = _ERROR
     b.schemas["V3Error"] = {

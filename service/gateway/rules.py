@@ -18,7 +18,7 @@ from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
 
 from eventnotify.v1 import admin_pb2, catalog_pb2, ingest_pb2, log_pb2, replay_pb2, webhook_pb2
 
-_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=\*)?\}")
+VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)(?:=\*)?\}")
 _VERBS = ("get", "put", "post", "delete", "patch")
 
 
@@ -47,7 +47,7 @@ class Route:
     def aiohttp_path(self) -> str:
         """The template in aiohttp's router syntax (variables named v0, v1...)."""
         counter = iter(range(len(self.path_fields)))
-        return _VARIABLE.sub(lambda _: f"{{v{next(counter)}:[^/]+?}}", self.template)
+        return VARIABLE.sub(lambda _: f"{{v{next(counter)}:[^/]+?}}", self.template)
 
 
 def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
@@ -60,12 +60,12 @@ def compile_template(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     fields: list[str] = []
     parts: list[str] = []
     pos = 0
-    for m in _VARIABLE.finditer(template):
+    for m in VARIABLE.finditer(template):
         parts.append(re.escape(template[pos : m.start()]))
         parts.append(f"(?P<v{len(fields)}>[^/]+?)")
         fields.append(m.group(1))
         pos = m.end()
-    literals = _VARIABLE.sub("", template)
+    literals = VARIABLE.sub("", template)
     if "{" in literals or "}" in literals:
         raise ValueError(f"unsupported path template {template!r}")
     parts.append(re.escape(template[pos:]))

@@ -138,3 +138,10 @@ async def test_openapi_document_is_served(http: Http) -> None:
     assert r.status == 200 and r.body["openapi"].startswith("3.")
     assert "/v1/webhooks/{web_hook_id}:rotateSecret" in r.body["paths"]
     assert "/v3/webHooks" in r.body["paths"]
+
+
+async def test_router_refusals_are_json_too(http: Http) -> None:
+    r = await http.call("GET", "/v1/nothing-here")
+    assert r.status == 404 and r.body["error"]["status"] == "NOT_FOUND"
+    r = await http.call("PUT", "/v1/webhooks")
+    assert r.status == 405 and "POST" in r.headers["Allow"]
