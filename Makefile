@@ -10,7 +10,7 @@ PIP_FLAGS := -q --disable-pip-version-check
 CODE := eventnotify service dispatcher devstack bench scripts tests setup.py
 
 .PHONY: help run test install system-deps protos lint format typecheck unit unit312 \
-	bench bench-api bench-scale clean
+	bench bench-api bench-scale clean openapi
 
 ## Show this list.
 help:
@@ -19,6 +19,10 @@ help:
 ## Install, start MongoDB + Kafka stand-ins, the gRPC service and the dispatcher; Ctrl-C stops all.
 run: install
 	$(PY) -m devstack run
+
+## Rewrite docs/openapi.json from the contracts (a test checks it is in step).
+openapi: protos
+	$(PY) -m service.gateway.openapi > docs/openapi.json
 
 ## Lint, type-check and run the whole suite against a fresh local stack (CI runs this).
 test: install system-deps lint typecheck unit312

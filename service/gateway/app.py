@@ -7,14 +7,14 @@ the port, ``stop()`` closes the listener and the loopback channel.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from eventnotify.errors import InvalidArgument
 from service.gateway.client import LoopbackClient, forwarded_metadata
-from service.gateway.openapi import openapi_document
+from service.gateway.openapi import openapi_document, render
 from service.gateway.respond import json_response, local_request_id
 from service.gateway.rules import Route, api_services, routes_of
 from service.gateway.status import Failure, failure_from_exception
@@ -43,11 +43,12 @@ def _v1_handler(route: Route, client: LoopbackClient) -> Any:
     return handler
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ROUTER_STATUS = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The router's own refusals (no such path, method not allowed, body too
     large) in the same JSON error shape as every other answer."""
     try:
@@ -71,7 +72,7 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def build_app(client: LoopbackClient, routes: list[Route]) -> web.Application:
     """The application: the v1 routes, the v3 routes and ``/openapi.json``."""
     app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[json_errors])
-    document = json.dumps(openapi_document(routes), indent=2).encode()
+    document = render(openapi_document(routes)).encode()
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(body=document, content_type="application/json")

@@ -11,6 +11,8 @@ envelope; their payloads are the v1 messages reshaped (see ``v3``).
 
 from __future__ import annotations
 
+import json
+import sys
 from importlib import resources
 from typing import Any
 
@@ -379,3 +381,14 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
             "schemas": dict(sorted(b.schemas.items())),
         },
     }
+
+
+def render(document: dict[str, Any]) -> str:
+    """The document as served and as kept in docs/openapi.json."""
+    return json.dumps(document, indent=2) + "\n"
+
+
+if __name__ == "__main__":  # python -m service.gateway.openapi > docs/openapi.json
+    from service.gateway.rules import api_services, routes_of
+
+    sys.stdout.write(render(openapi_document(routes_of(api_services()))))
