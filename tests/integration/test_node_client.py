@@ -19,8 +19,8 @@ from eventnotify.envelope import SourceEvent
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
-from service.core.keys import mint_key
 from scripts.protogen import googleapis_include
+from service.core.keys import mint_key
 from service.server import create_server
 from tests.integration.conftest import require_tool
 from tests.support.hooks import add_webhook
