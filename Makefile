@@ -89,7 +89,7 @@ unit312: protos
 bench: install
 	$(PY) -m bench.delivery
 
-## API benchmark: gRPC lookups vs the same queries made directly with pymongo.
+## API benchmark: gRPC lookups vs the same queries made directly with pymongo and over HTTP/JSON.
 bench-api: install
 	$(PY) -m bench.api
 

@@ -1,12 +1,15 @@
 """``make bench-api``: gRPC lookups next to the same queries made directly
-with pymongo, in the same run, against the same database.
+with pymongo, and next to the same calls through the HTTP/JSON gateway, in
+the same run, against the same database.
 
 Method: seed N delivery-log entries and M webhooks through the repositories
 (batched), start the gRPC service in-process on a free port, then for each
 query run C concurrent clients for D seconds and record every call's latency;
-then run the same query shapes with ``AsyncMongoClient`` directly. Client
-and server share one process and event loop (as a sidecar would share a
-host), so the gRPC figures include protobuf, auth, interceptor and Mongo.
+then run the same query shapes with ``AsyncMongoClient`` directly, then the
+same calls over HTTP (aiohttp client -> gateway -> loopback gRPC -> server).
+Client and server share one process and event loop (as a sidecar would share
+a host), so the gRPC figures include protobuf, auth, interceptor and Mongo,
+and the HTTP figures also the HTTP client, the gateway and JSON.
 Starts its own SecantusDB (and Tansu, for health) unless MONGODB_URI /
 KAFKA_BOOTSTRAP_SERVERS are set. Bounded: it stops itself.
 """
@@ -27,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc  # type: ignore[import-untyped]
 from bson import ObjectId
 from pymongo import ASCENDING
@@ -38,6 +42,7 @@ from eventnotify.store import Store, open_store
 from eventnotify.timefmt import utcnow
 from eventnotify.v1 import log_pb2, log_pb2_grpc, webhook_pb2, webhook_pb2_grpc
 from service.core.keys import mint_key
+from service.gateway.app import HttpGateway
 from service.server import create_server
 
 ORG = 1
@@ -132,6 +137,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     md = (("authorization", f"Bearer {secret}"),)
+    gateway = HttpGateway("127.0.0.1:0", f"127.0.0.1:{port}")
+    http_base = f"http://127.0.0.1:{await gateway.start()}"
+    session = aiohttp.ClientSession(
+        headers={"authorization": f"Bearer {secret}"},
+        connector=aiohttp.TCPConnector(limit=args.clients),
+    )
+
+    async def http_get(path: str) -> Any:
+        async with session.get(http_base + path) as r:
+            body = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"GET {path}: HTTP {r.status} {body[:200]!r}")
+            return body
+
     logs = log_pb2_grpc.EventLogServiceStub(channel)
     hooks = webhook_pb2_grpc.WebhookServiceStub(channel)
     coll = store.db["delivery_logs"]
@@ -147,11 +166,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     async def mongo_list(cursor: Any) -> list[Any]:
         return [d async for d in cursor]
 
-    queries: list[tuple[str, Query, Query]] = [
+    queries: list[tuple[str, Query, Query, Query]] = [
         (
             "GetEventLog",
             lambda: logs.GetEventLog(log_pb2.GetEventLogRequest(event_id=event_id()), metadata=md),
             lambda: coll.find_one({"_id": event_id(), "org_id": ORG}),
+            lambda: http_get(f"/v1/eventLogs/{event_id()}"),
         ),
         (
             "ListEventLogsByRefId",
@@ -163,6 +183,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
                 .sort([("ingested_at", ASCENDING), ("_id", ASCENDING)])
                 .limit(1000)
             ),
+            lambda: http_get(f"/v1/refs/{ref_id()}/eventLogs"),
         ),
         (
             "ListWebhooks",
@@ -170,16 +191,23 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
             lambda: mongo_list(
                 wcoll.find({"org_id": ORG, "active": True}).sort("_id", ASCENDING).limit(51)
             ),
+            lambda: http_get("/v1/webhooks?pageSize=50"),
         ),
     ]
     rows = []
     try:
-        for name, via_grpc, via_mongo in queries:
+        for name, via_grpc, via_mongo, via_http in queries:
             g = await measure(via_grpc, args.clients, args.duration)
             m = await measure(via_mongo, args.clients, args.duration)
-            rows.append((name, g, m))
-            print(f"  {name}: gRPC {g[0]:.0f} rps, pymongo {m[0]:.0f} rps", flush=True)
+            h = await measure(via_http, args.clients, args.duration)
+            rows.append((name, g, m, h))
+            print(
+                f"  {name}: gRPC {g[0]:.0f} rps, pymongo {m[0]:.0f} rps, HTTP {h[0]:.0f} rps",
+                flush=True,
+            )
     finally:
+        await session.close()
+        await gateway.stop()
         await channel.close()
         await server.stop(1)
         await store.close()
@@ -193,10 +221,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     header = f"{'query':<22}{'path':<9}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}"
     print(header)
     print("-" * len(header))
-    for name, g, m in rows:
-        for path, r in (("gRPC", g), ("pymongo", m)):
+    for name, g, m, h in rows:
+        for path, r in (("gRPC", g), ("pymongo", m), ("HTTP", h)):
             print(f"{name:<22}{path:<9}{r[0]:>8.0f}{r[1]:>9.2f}{r[2]:>9.2f}{r[3]:>8}")
         print(f"{'':<22}{'ratio':<9}{g[0] / m[0]:>8.2f}  (gRPC rps / pymongo rps)")
+        print(f"{'':<22}{'ratio':<9}{h[0] / g[0]:>8.2f}  (HTTP rps / gRPC rps; target >= 0.8)")
 
 
 def main(argv: list[str] | None = None) -> int:
