@@ -168,3 +168,10 @@ def test_openapi_document_covers_every_route_with_its_schemas() -> None:
     assert webhook["webHookHeaders"]["additionalProperties"] == {"type": "string"}
     assert doc["components"]["schemas"]["Webhook"]["description"].startswith("A webhook")
     assert "/v3/webHooks/eventLog/refId/{refId}" in doc["paths"]
+
+
+def test_docs_http_md_lists_every_route() -> None:
+    text = (DOCS.parent / "http.md").read_text()
+    for r in ROUTES:
+        assert f"`{r.verb} {r.template}`" in text, r.template
+        assert r.grpc_method.split(".")[-1] in text
