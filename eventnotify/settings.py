@@ -196,6 +196,12 @@ class Settings:
                 "EVENTNOTIFY_SCHEMA_MODE must be 'reject' or 'flag' "
                 f"(got {built.dispatcher.schema_mode!r})"
             )
+        http = built.service.http_address
+        host, _, port = http.rpartition(":")
+        if http and not (host and port.isdigit() and int(port) < 65536):
+            raise SettingsError(
+                f"EVENTNOTIFY_HTTP_ADDRESS must be host:port, e.g. 0.0.0.0:8080 (got {http!r})"
+            )
         return built
 
     def replace(self, **changes: Any) -> Settings:

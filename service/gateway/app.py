@@ -104,11 +104,9 @@ class HttpGateway:
         await self._client.start()
         self._runner = web.AppRunner(build_app(self._client, self.routes), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server  # the bound socket: port 0 means "any"
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        # The bound address: port 0 in the setting means "any free port".
+        self.port = int(self._runner.addresses[0][1])
         return self.port
 
     async def stop(self) -> None:
