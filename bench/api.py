@@ -197,6 +197,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     rows = []
     try:
         for name, via_grpc, via_mongo, via_http in queries:
+            if args.query and name not in args.query:
+                continue
             g = await measure(via_grpc, args.clients, args.duration)
             m = await measure(via_mongo, args.clients, args.duration)
             h = await measure(via_http, args.clients, args.duration)
@@ -215,7 +217,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     print(
         f"method: {args.clients} concurrent clients, {args.duration:.0f}s per query and path, "
         f"{args.logs} log entries ({args.refs} refIds), {args.webhooks} webhooks; "
-        "client and server in one process"
+        f"client and server in one process, {args.loop} event loop"
     )
     print(f"mongodb: {settings.mongo.uri}")
     header = f"{'query':<22}{'path':<9}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}"
@@ -236,6 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=int, default=20_000)
     parser.add_argument("--webhooks", type=int, default=200)
     parser.add_argument("--refs", type=int, default=2_000)
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop (the service runs on uvloop when it is installed)",
+    )
+    parser.add_argument(
+        "--query", action="append", help="only this query (repeatable; default: all)"
+    )
     args = parser.parse_args(argv)
     base = Settings.from_env(os.environ)
     stack = None
@@ -255,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
             kafka=settings.kafka.__class__(bootstrap_servers=stack.kafka_bootstrap)
         )
     try:
-        asyncio.run(run(args, settings))
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(run(args, settings))
+        else:
+            asyncio.run(run(args, settings))
     finally:
         if stack is not None:
             stack.stop()

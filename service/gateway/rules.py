@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
+from google.protobuf.descriptor import FieldDescriptor
 
 from eventnotify.v1 import admin_pb2, catalog_pb2, ingest_pb2, log_pb2, replay_pb2, webhook_pb2
 
@@ -42,6 +43,14 @@ class Route:
         if m is None:
             return None
         return {field: m.group(f"v{i}") for i, field in enumerate(self.path_fields)}
+
+    @property
+    def simple_path(self) -> bool:
+        """Whether every path variable is a top-level string field."""
+        fields = self.input.fields_by_name
+        return all(
+            f in fields and fields[f].type == FieldDescriptor.TYPE_STRING for f in self.path_fields
+        )
 
     @property
     def aiohttp_path(self) -> str:

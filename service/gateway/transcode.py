@@ -118,6 +118,10 @@ def build_request(
 ) -> Any:
     """The request message of ``route`` from the parts of an HTTP request."""
     desc = route.input
+    if not route.body and not query and route.simple_path:
+        # The common lookup (GET /v1/eventLogs/{event_id}): string fields
+        # straight from the path, without the JSON parser's detour.
+        return message_class(desc)(**path_values)
     tree: dict[str, Any] = {}
     if route.body == "*":
         if not isinstance(body, dict):
