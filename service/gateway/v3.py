@@ -186,7 +186,9 @@ def _http_status(failure: Failure) -> int:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Call = Callable[[web.Request, LoopbackClient], Awaitable[tuple[str, Any, Callable[[Any], Any]]]]
+# What a v3 route does: the gRPC method, its request, and how to shape the
+# response into ``data`` (a list route may return (items, next page token)).
+Plan = tuple[str, Any, Callable[[Any], Any]]
 
 
 class V3Api:
@@ -208,9 +210,7 @@ class V3Api:
         r.add_put("/v3/webHooks/{webhookId}", self._wrap(self._update))
         r.add_delete("/v3/webHooks/{webhookId}", self._wrap(self._delete))
 
-    def _wrap(
-        self, build: Callable[[web.Request], Awaitable[tuple[str, Any, Callable[[Any], Any]]]]
-    ) -> Handler:
+    def _wrap(self, build: Callable[[web.Request], Awaitable[Plan]]) -> Handler:
         client = self._client
 
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -234,7 +234,7 @@ class V3Api:
 
         return handler
 
-    async def _create(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _create(self, request: web.Request) -> Plan:
         hook = webhook_from_json(parse_body(await request.read()))
         msg = webhook_pb2.CreateWebhookRequest(webhook=hook)
 
@@ -245,7 +245,7 @@ class V3Api:
 
         return _WEBHOOKS + "CreateWebhook", msg, shape
 
-    async def _update(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _update(self, request: web.Request) -> Plan:
         hook = webhook_from_json(parse_body(await request.read()))
         hook.web_hook_id = request.match_info["webhookId"]
         return (
@@ -254,14 +254,14 @@ class V3Api:
             webhook_json,
         )
 
-    async def _delete(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _delete(self, request: web.Request) -> Plan:
         purge = request.query.get("purge", "false").lower() in ("true", "1")
         msg = webhook_pb2.DeleteWebhookRequest(
             web_hook_id=request.match_info["webhookId"], purge=purge
         )
         return _WEBHOOKS + "DeleteWebhook", msg, webhook_json
 
-    async def _list_hooks(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _list_hooks(self, request: web.Request) -> Plan:
         msg = parse_into(_list_query(request), webhook_pb2.ListWebhooksRequest())
 
         def shape(resp: Any) -> Any:
@@ -269,7 +269,7 @@ class V3Api:
 
         return _WEBHOOKS + "ListWebhooks", msg, shape
 
-    async def _list_events(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _list_events(self, request: web.Request) -> Plan:
         msg = catalog_pb2.ListEventTypesRequest()
         return (
             _CATALOG + "ListEventTypes",
@@ -277,19 +277,19 @@ class V3Api:
             lambda resp: [event_json(e) for e in resp.event_types],
         )
 
-    async def _get_event(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _get_event(self, request: web.Request) -> Plan:
         msg = catalog_pb2.GetEventTypeRequest(event_name=request.match_info["eventName"])
         return _CATALOG + "GetEventType", msg, event_json
 
-    async def _get_log(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _get_log(self, request: web.Request) -> Plan:
         msg = log_pb2.GetEventLogRequest(event_id=request.match_info["eventId"])
         return _LOGS + "GetEventLog", msg, log_json
 
-    async def _by_request(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _by_request(self, request: web.Request) -> Plan:
         msg = log_pb2.ListEventLogsByRequestIdRequest(request_id=request.match_info["requestId"])
         return _LOGS + "ListEventLogsByRequestId", msg, _entries
 
-    async def _by_ref(self, request: web.Request) -> tuple[str, Any, Callable[[Any], Any]]:
+    async def _by_ref(self, request: web.Request) -> Plan:
         msg = log_pb2.ListEventLogsByRefIdRequest(ref_id=request.match_info["refId"])
         return _LOGS + "ListEventLogsByRefId", msg, _entries
 
