@@ -3,10 +3,15 @@ with pymongo, and next to the same calls through the HTTP/JSON gateway, in
 the same run, against the same database.
 
 Method: seed N delivery-log entries and M webhooks through the repositories
-(batched), start the gRPC service in-process on a free port, then for each
-query run C concurrent clients for D seconds and record every call's latency;
-then run the same query shapes with ``AsyncMongoClient`` directly, then the
-same calls over HTTP (aiohttp client -> gateway -> loopback gRPC -> server).
+(batched), start the gRPC service and the HTTP gateway in-process on free
+ports, then for each query run C concurrent clients for D seconds per path
+and record every call's latency. The paths: gRPC; the same query shape with
+``AsyncMongoClient`` directly; the same call over HTTP (aiohttp client ->
+gateway -> loopback gRPC -> server).
+The three paths of a query run in alternating slices (``--rounds``), so a
+change in the shared machine's load during the run hits them alike; besides
+throughput and latency each path reports the benchmark process's CPU time
+per call (client and server together, MongoDB's own process excluded).
 Client and server share one process and event loop (as a sidecar would share
 a host), so the gRPC figures include protobuf, auth, interceptor and Mongo,
 and the HTTP figures also the HTTP client, the gateway and JSON.
@@ -26,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -108,22 +114,48 @@ async def seed(store: Store, logs: int, webhooks: int, refs: int) -> list[str]:
     return [h.consumer_group_id for h in hooks]
 
 
-async def measure(query: Query, clients: int, duration: float) -> tuple[float, float, float, int]:
-    """(rps, p50 ms, p99 ms, calls) of ``clients`` concurrent loops for ``duration``."""
-    latencies: list[float] = []
+@dataclass
+class Figures:
+    """What one path achieved, summed over its slices."""
+
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+    def row(self) -> tuple[float, float, float, int, float]:
+        """(rps, p50 ms, p99 ms, calls, process CPU µs per call)."""
+        lat = self.latencies
+        q = statistics.quantiles(lat, n=100) if len(lat) > 1 else lat * 99
+        calls = len(lat)
+        return calls / self.elapsed, q[49] * 1000, q[98] * 1000, calls, self.cpu / calls * 1e6
+
+
+async def measure(query: Query, clients: int, duration: float, into: Figures) -> None:
+    """Run ``clients`` concurrent loops of ``query`` for ``duration``; add to ``into``."""
     deadline = time.perf_counter() + duration
 
     async def client() -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             await query()
-            latencies.append(time.perf_counter() - started)
+            into.latencies.append(time.perf_counter() - started)
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client() for _ in range(clients)))
-    elapsed = time.perf_counter() - began
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return len(latencies) / elapsed, q[49] * 1000, q[98] * 1000, len(latencies)
+    into.elapsed += time.perf_counter() - began
+    into.cpu += time.process_time() - cpu
+
+
+async def compare(
+    paths: list[Query], clients: int, duration: float, rounds: int
+) -> list[tuple[float, float, float, int, float]]:
+    """The paths measured in alternating slices (``rounds`` each, ``duration``
+    in total per path), so drifts in the machine's load hit them alike."""
+    figures = [Figures() for _ in paths]
+    for _ in range(rounds):
+        for query, into in zip(paths, figures, strict=True):
+            await measure(query, clients, duration / rounds, into)
+    return [f.row() for f in figures]
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> None:
@@ -199,9 +231,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         for name, via_grpc, via_mongo, via_http in queries:
             if args.query and name not in args.query:
                 continue
-            g = await measure(via_grpc, args.clients, args.duration)
-            m = await measure(via_mongo, args.clients, args.duration)
-            h = await measure(via_http, args.clients, args.duration)
+            g, m, h = await compare(
+                [via_grpc, via_mongo, via_http], args.clients, args.duration, args.rounds
+            )
             rows.append((name, g, m, h))
             print(
                 f"  {name}: gRPC {g[0]:.0f} rps, pymongo {m[0]:.0f} rps, HTTP {h[0]:.0f} rps",
@@ -215,17 +247,21 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
         await store.close()
     print()
     print(
-        f"method: {args.clients} concurrent clients, {args.duration:.0f}s per query and path, "
+        f"method: {args.clients} concurrent clients, {args.duration:.0f}s per query and path "
+        f"in {args.rounds} alternating slices, "
         f"{args.logs} log entries ({args.refs} refIds), {args.webhooks} webhooks; "
         f"client and server in one process, {args.loop} event loop"
     )
     print(f"mongodb: {settings.mongo.uri}")
-    header = f"{'query':<22}{'path':<9}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}"
+    header = (
+        f"{'query':<22}{'path':<9}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'calls':>8}"
+        f"{'CPU µs/call':>13}"
+    )
     print(header)
     print("-" * len(header))
     for name, g, m, h in rows:
         for path, r in (("gRPC", g), ("pymongo", m), ("HTTP", h)):
-            print(f"{name:<22}{path:<9}{r[0]:>8.0f}{r[1]:>9.2f}{r[2]:>9.2f}{r[3]:>8}")
+            print(f"{name:<22}{path:<9}{r[0]:>8.0f}{r[1]:>9.2f}{r[2]:>9.2f}{r[3]:>8}{r[4]:>13.0f}")
         print(f"{'':<22}{'ratio':<9}{g[0] / m[0]:>8.2f}  (gRPC rps / pymongo rps)")
         print(f"{'':<22}{'ratio':<9}{h[0] / g[0]:>8.2f}  (HTTP rps / gRPC rps; target >= 0.8)")
 
@@ -235,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per query and path")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating slices per query (paths interleaved)"
+    )
     parser.add_argument("--logs", type=int, default=20_000)
     parser.add_argument("--webhooks", type=int, default=200)
     parser.add_argument("--refs", type=int, default=2_000)
