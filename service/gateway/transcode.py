@@ -19,6 +19,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
 
 from eventnotify.errors import FieldViolation, InvalidArgument
+from service.gateway.jsonmap import message_to_json
 from service.gateway.rules import Route
 
 _AT = re.compile(r" at ([A-Za-z0-9_.]+?)\.?$")
@@ -186,5 +187,4 @@ def _failed_field(text: str) -> str:
 
 def to_json(msg: Any) -> dict[str, Any]:
     """The canonical JSON of a response, fields without presence included."""
-    out: dict[str, Any] = json_format.MessageToDict(msg, always_print_fields_with_no_presence=True)
-    return out
+    return message_to_json(msg)
