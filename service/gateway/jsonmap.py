@@ -73,7 +73,9 @@ def _double(value: float) -> Any:
 
 
 def _enum(descriptor: Any) -> Convert:
-    names = {v.number: v.name for v in descriptor.values}
+    # values_by_number keeps the first name of aliased numbers (QUEUE, not
+    # QUEUE_INT), as json_format writes them.
+    names = {number: v.name for number, v in descriptor.values_by_number.items()}
     return lambda value: names.get(value, value)
 
 

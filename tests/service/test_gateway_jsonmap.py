@@ -35,6 +35,7 @@ def samples() -> list[Any]:
         *empties,
         _hook(),
         odd_enum,
+        webhook_pb2.Webhook(web_hook_type=webhook_pb2.QUEUE_INT),  # an aliased number
         webhook_pb2.CreateWebhookResponse(webhook=_hook(), signing_secret="whsec_x"),
         webhook_pb2.ListWebhooksResponse(webhooks=[_hook(), webhook()], next_page_token="t"),
         log_entry_to_proto(entry(1, "g", end_after_ms=195)),
