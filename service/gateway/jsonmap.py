@@ -73,9 +73,11 @@ def _double(value: float) -> Any:
 
 
 def _enum(descriptor: Any) -> Convert:
-    # values_by_number keeps the first name of aliased numbers (QUEUE, not
-    # QUEUE_INT), as json_format writes them.
-    names = {number: v.name for number, v in descriptor.values_by_number.items()}
+    # An aliased number is written with its first name (QUEUE, not QUEUE_INT),
+    # as json_format writes it.
+    names: dict[int, str] = {}
+    for v in descriptor.values:
+        names.setdefault(v.number, v.name)
     return lambda value: names.get(value, value)
 
 
