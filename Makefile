@@ -11,7 +11,7 @@ PIP_FLAGS := -q --disable-pip-version-check
 CODE := eventnotify service dispatcher devstack bench scripts tests setup.py
 
 .PHONY: help run test install system-deps protos lint format typecheck unit unit312 \
-	bench bench-api bench-scale mutate clean
+	bench bench-api bench-scale mutate clean openapi
 
 ## Show this list.
 help:
@@ -20,6 +20,10 @@ help:
 ## Install, start MongoDB + Kafka stand-ins, the gRPC service and the dispatcher; Ctrl-C stops all.
 run: install
 	$(PY) -m devstack run
+
+## Rewrite docs/openapi.json from the contracts (a test checks it is in step).
+openapi: protos
+	$(PY) -m service.gateway.openapi > docs/openapi.json
 
 ## Lint, type-check and run the whole suite against a fresh local stack (CI runs this).
 test: install system-deps lint typecheck unit312
@@ -86,7 +90,7 @@ unit312: protos
 bench: install
 	$(PY) -m bench.delivery
 
-## API benchmark: gRPC lookups vs the same queries made directly with pymongo.
+## API benchmark: gRPC lookups vs the same queries made directly with pymongo and over HTTP/JSON.
 bench-api: install
 	$(PY) -m bench.api
 
@@ -99,4 +103,4 @@ mutate: $(VENV)/.installed protos
 ## Remove virtualenvs, local state and generated code.
 clean:
 	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist mutants
-	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py
+	rm -f eventnotify/v1/*_pb2.py eventnotify/v1/*_pb2.pyi eventnotify/v1/*_pb2_grpc.py eventnotify/v1/descriptors.binpb

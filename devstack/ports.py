@@ -64,6 +64,11 @@ def planned_ports(env: Mapping[str, str], settings: Settings) -> list[Port]:
         )
     host, port = _host_port(settings.service.grpc_address)
     ports.append(Port("gRPC API", host, port, "EVENTNOTIFY_GRPC_ADDRESS", f"{host}:PORT"))
+    if settings.service.http_address:
+        host, port = _host_port(settings.service.http_address)
+        ports.append(
+            Port("HTTP/JSON gateway", host, port, "EVENTNOTIFY_HTTP_ADDRESS", f"{host}:PORT")
+        )
     if settings.service.metrics_port:
         ports.append(
             Port(

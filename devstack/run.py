@@ -97,6 +97,8 @@ def banner(
     return (
         f"eventnotify is running\n"
         f"  gRPC        {address}   (reflection on: grpcurl -plaintext {address} list)\n"
+        f"  HTTP/JSON   http://{settings.service.http_address}   "
+        f"(OpenAPI: http://{settings.service.http_address}/openapi.json)\n"
         f"  MongoDB     {stack.mongodb_uri}\n"
         f"  Kafka       {stack.kafka_bootstrap}   (kcat / librdkafka: 127.0.0.1:{kcat_port})\n"
         f"  API key     {secret}   (org {DEV_ORG}, admin; saved in {state / 'credentials.json'})\n"
@@ -124,6 +126,7 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     # Locally the receivers you try things with run on this machine.
     env.setdefault("EVENTNOTIFY_ALLOWED_PRIVATE_HOSTS", "127.0.0.1,localhost,::1")
+    env.setdefault("EVENTNOTIFY_HTTP_ADDRESS", "127.0.0.1:8080")
     try:
         settings = Settings.from_env(env)
         busy = conflicts(planned_ports(env, settings))

@@ -73,6 +73,12 @@ class ServiceSettings:
     grpc_address: str = setting(
         "EVENTNOTIFY_GRPC_ADDRESS", "127.0.0.1:50051", "host:port the gRPC server listens on."
     )
+    http_address: str = setting(
+        "EVENTNOTIFY_HTTP_ADDRESS",
+        "",
+        "host:port of the HTTP/JSON gateway (v1 REST, the original's v3 paths, "
+        "/openapi.json) the service also serves (empty = off).",
+    )
     metrics_port: int = setting(
         "EVENTNOTIFY_SERVICE_METRICS_PORT", 9464, "Prometheus port of the service (0 = off)."
     )
@@ -189,6 +195,12 @@ class Settings:
             raise SettingsError(
                 "EVENTNOTIFY_SCHEMA_MODE must be 'reject' or 'flag' "
                 f"(got {built.dispatcher.schema_mode!r})"
+            )
+        http = built.service.http_address
+        host, _, port = http.rpartition(":")
+        if http and not (host and port.isdigit() and int(port) < 65536):
+            raise SettingsError(
+                f"EVENTNOTIFY_HTTP_ADDRESS must be host:port, e.g. 0.0.0.0:8080 (got {http!r})"
             )
         return built
 

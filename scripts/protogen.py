@@ -21,13 +21,16 @@ def generate(root: Path = ROOT) -> int:
     protos_dir = root / "protos"
     protos = sorted(str(p.relative_to(protos_dir)) for p in protos_dir.rglob("*.proto"))
     includes = [f"-I{protos_dir}", f"-I{Path(protoc.__file__).parent / '_proto'}"]
-    includes += [f"-I{p}" for p in _googleapis_include()]
+    includes += [f"-I{p}" for p in googleapis_include()]
     args = [
         "protoc",
         *includes,
         f"--python_out={root}",
         f"--pyi_out={root}",
         f"--grpc_python_out={root}",
+        # With comments, for the OpenAPI document's descriptions.
+        f"--descriptor_set_out={root / 'eventnotify' / 'v1' / 'descriptors.binpb'}",
+        "--include_source_info",
         *protos,
     ]
     code = int(protoc.main(args))
@@ -36,9 +39,10 @@ def generate(root: Path = ROOT) -> int:
     return code
 
 
-def _googleapis_include() -> list[Path]:
-    # googleapis-common-protos ships google/api/*.proto next to its modules;
-    # the contracts import google/api/annotations.proto from there.
+def googleapis_include() -> list[Path]:
+    """Include directories holding ``google/api/*.proto`` (googleapis-common-protos
+    ships them next to its modules); the contracts import
+    ``google/api/annotations.proto`` for their HTTP rules."""
     try:
         import google.api as google_api  # type: ignore[import-untyped]
     except ImportError:

@@ -45,6 +45,7 @@ from service.api.logs import LogServicer
 from service.api.replay import ReplayServicer
 from service.api.webhooks import WebhookServicer
 from service.core.test_send import TestSenders
+from service.gateway.app import HttpGateway
 from service.grpc_metrics import GrpcMetrics
 from service.health import HealthMonitor
 
@@ -161,6 +162,15 @@ class ApiServer:
         return getattr(self.grpc_server, name)
 
 
+def loopback_target(grpc_address: str, port: int) -> str:
+    """Where the HTTP gateway reaches this process's gRPC server: its own host
+    unless that is a wildcard, then the loopback address."""
+    host = grpc_address.rpartition(":")[0].strip("[]")
+    if host in ("", "0.0.0.0", "::", "*"):
+        host = "127.0.0.1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 async def ensure_indexes_with_retry(store: Store, attempts_log_every: int = 5) -> None:
     """Create indexes, waiting for MongoDB to come up (the service may start first)."""
     attempt = 0
@@ -199,12 +209,23 @@ async def serve(settings: Settings) -> None:
         log.info(
             "gRPC service listening", extra={"address": settings.service.grpc_address, "port": port}
         )
+        gateway = None
+        if settings.service.http_address:
+            target = loopback_target(settings.service.grpc_address, port)
+            gateway = HttpGateway(settings.service.http_address, target)
+            http_port = await gateway.start()
+            log.info(
+                "HTTP gateway listening",
+                extra={"address": settings.service.http_address, "port": http_port},
+            )
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()
         log.info("shutting down", extra={"grace_seconds": settings.service.shutdown_grace_seconds})
+        if gateway is not None:  # first: its calls go to the gRPC server
+            await gateway.stop()
         await server.stop(settings.service.shutdown_grace_seconds)
         connecting.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,7 @@ person can act on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
@@ -33,6 +34,8 @@ class Client:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._channel: Any = None
+        # Called with each request before it is sent (``--curl``).
+        self.show_curl: Callable[[Any], None] | None = None
 
     @property
     def channel(self) -> Any:
@@ -81,7 +84,10 @@ class Client:
         return tuple(md)
 
     def call(self, method: Any, request: Any) -> Any:
-        """Invoke one unary method with our metadata and deadline."""
+        """Invoke one unary method with our metadata and deadline (first
+        printing the equivalent curl command to stderr when asked to)."""
+        if self.show_curl is not None:
+            self.show_curl(request)
         return method(request, metadata=self.metadata(), timeout=self.config.timeout)
 
     def close(self) -> None:

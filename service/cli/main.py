@@ -9,15 +9,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from service.cli import dev, events, keys, logs, publish, replay, webhooks
 from service.cli.client import Client, RpcError, describe_error
-from service.cli.config import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, UsageError, resolve
+from service.cli.config import (
+    ADDRESS_ENV,
+    API_KEY_ENV,
+    DEFAULT_ADDRESS,
+    Config,
+    UsageError,
+    resolve,
+)
 from service.cli.context import Context, Handler
 from service.cli.output import Output
+from service.gateway.curl import curl_command, route_for
 
 EPILOG = f"""\
 The server and key come from --address/--api-key, else ${ADDRESS_ENV}/${API_KEY_ENV},
@@ -43,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the protobuf JSON mapping")
     parser.add_argument("--timeout", type=float, help="seconds per call (default 30)")
+    parser.add_argument(
+        "--curl",
+        nargs="?",
+        const=DEFAULT_HTTP_URL,
+        metavar="URL",
+        help="also print each call as the equivalent curl command against the HTTP "
+        f"gateway at URL (default {DEFAULT_HTTP_URL}) to stderr",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (webhooks, events, logs, replay, publish, keys, dev):
         module.register(sub)
@@ -78,6 +94,8 @@ def run(
         out.info(f"error: {exc}")
         return 2
     client = Client(config)
+    if args.curl:
+        client.show_curl = _curl_printer(args.curl, config, stderr)
     handler: Handler = args.handler
     try:
         code = handler(Context(client, out, env), args)
@@ -99,6 +117,22 @@ def run(
         return 0
     finally:
         client.close()
+
+
+DEFAULT_HTTP_URL = "http://127.0.0.1:8080"
+
+
+def _curl_printer(base_url: str, config: Config, stderr: TextIO) -> Callable[[Any], None]:
+    headers = ['"authorization: Bearer $EVENTNOTIFY_API_KEY"'] if config.api_key else []
+    if config.org_id:
+        headers.append(f"'x-org-id: {config.org_id}'")
+
+    def show(request: Any) -> None:
+        route = route_for(request)
+        if route is not None:
+            stderr.write(curl_command(route, request, base_url, headers) + "\n")
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:

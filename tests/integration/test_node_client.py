@@ -19,6 +19,7 @@ from eventnotify.envelope import SourceEvent
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
+from scripts.protogen import googleapis_include
 from service.core.keys import mint_key
 from service.server import create_server
 from tests.integration.conftest import require_tool
@@ -75,6 +76,8 @@ async def test_node_client(store: Store, address: str) -> None:
         **await _seed_log(store),
         "EVENTNOTIFY_ADDRESS": address,
         "EVENTNOTIFY_API_KEY": key,
+        # The contracts import google/api/annotations.proto (HTTP rules).
+        "EVENTNOTIFY_PROTO_INCLUDE": os.pathsep.join(str(p) for p in googleapis_include()),
     }
     # Asynchronously: the server answering node's calls runs on this loop.
     proc = await asyncio.create_subprocess_exec(

@@ -5,6 +5,9 @@
 //   EVENTNOTIFY_ADDRESS   host:port of the server
 //   EVENTNOTIFY_API_KEY   a WRITE key of the org
 //   SEED_EVENT_ID, SEED_WEB_HOOK_ID, SEED_REF_ID, SEED_ORG_ID   the seeded entry
+//   EVENTNOTIFY_PROTO_INCLUDE   where google/api/annotations.proto lives (the
+//                               HTTP rules' import; googleapis-common-protos
+//                               ships it), several joined by path.delimiter
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -15,6 +18,7 @@ import protoLoader from "@grpc/proto-loader";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PROTOS = path.resolve(here, "../../protos");
+const EXTRA = (process.env.EVENTNOTIFY_PROTO_INCLUDE || "").split(path.delimiter).filter(Boolean);
 
 function env(name) {
   const value = process.env[name];
@@ -27,7 +31,7 @@ function env(name) {
 // their names, defaults filled in, well-known types in their JSON form.
 const definition = protoLoader.loadSync(
   ["eventnotify/v1/webhook.proto", "eventnotify/v1/catalog.proto", "eventnotify/v1/log.proto"],
-  { includeDirs: [PROTOS], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, json: true },
+  { includeDirs: [PROTOS, ...EXTRA], keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, json: true },
 );
 const v1 = grpc.loadPackageDefinition(definition).eventnotify.v1;
 

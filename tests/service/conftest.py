@@ -3,10 +3,12 @@ local stack, a channel with every stub, and keys minted through the repository."
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -24,6 +26,7 @@ from eventnotify.v1 import (
     webhook_pb2_grpc,
 )
 from service.core.keys import mint_key
+from service.gateway.app import HttpGateway
 from service.server import ApiServer, create_server
 from tests.support.stack import make_settings
 
@@ -185,3 +188,57 @@ async def create_hook(api: Api, md: Metadata, **overrides: Any) -> Any:
     return await api.webhooks.CreateWebhook(
         webhook_pb2.CreateWebhookRequest(webhook=webhook(**overrides)), metadata=md
     )
+
+
+@dataclass
+class HttpReply:
+    """A gateway answer: status, decoded JSON body and headers."""
+
+    status: int
+    body: Any
+    headers: Any
+
+
+@dataclass
+class Http:
+    """An HTTP gateway in front of ``api``'s gRPC server, and a client of it."""
+
+    api: Api
+    gateway: HttpGateway
+    session: aiohttp.ClientSession
+    base: str
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        key: Metadata | None = None,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> HttpReply:
+        """One request; ``key`` is gRPC-style metadata (its authorization is sent)."""
+        sent = dict(headers or {})
+        if key is not None:
+            sent.update({k: v for k, v in key})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        if data is not None:
+            sent.setdefault("content-type", "application/json")
+        async with self.session.request(method, self.base + path, data=data, headers=sent) as r:
+            text = await r.read()
+            decoded = json.loads(text) if text else None
+            return HttpReply(r.status, decoded, r.headers)
+
+
+@pytest.fixture
+async def http(api: Api) -> AsyncIterator[Http]:
+    """The gateway on a free port, calling ``api`` over loopback gRPC."""
+    gateway = HttpGateway("127.0.0.1:0", f"127.0.0.1:{api.port}")
+    port = await gateway.start()
+    session = aiohttp.ClientSession()
+    try:
+        yield Http(api, gateway, session, f"http://127.0.0.1:{port}")
+    finally:
+        await session.close()
+        await gateway.stop()

@@ -25,6 +25,8 @@ def test_defaults_and_overrides() -> None:
         ({"MONGODB_TIMEOUT_MS": "soon"}, "MONGODB_TIMEOUT_MS"),
         ({"EVENTNOTIFY_RATE_LIMIT_RPS": "-1"}, "EVENTNOTIFY_RATE_LIMIT_RPS"),
         ({"EVENTNOTIFY_SCHEMA_MODE": "maybe"}, "EVENTNOTIFY_SCHEMA_MODE"),
+        ({"EVENTNOTIFY_HTTP_ADDRESS": "8080"}, "EVENTNOTIFY_HTTP_ADDRESS"),
+        ({"EVENTNOTIFY_HTTP_ADDRESS": "localhost:http"}, "EVENTNOTIFY_HTTP_ADDRESS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], needle: str) -> None:
