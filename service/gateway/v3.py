@@ -48,6 +48,9 @@ SEED_CODES = {
 }
 # The original answers an unknown webhook id with 400 "webHookId is invalid".
 _BAD_REQUEST_REASONS = frozenset({"WEBHOOK_NOT_FOUND"})
+# The original's own words where our gRPC message says more (the v3 paths
+# answer as the original did; /v1 keeps the longer hint).
+_SEED_MESSAGES = {"EVENT_LOG_NOT_FOUND": "eventId is invalid"}
 # Key order of the seed's samples; our additional keys follow.
 _WEBHOOK_ORDER = (
     "attribution",
@@ -166,7 +169,7 @@ def errors_json(failure: Failure) -> list[dict[str, Any]]:
             )
     if not entries:
         number = infos[0].metadata.get("code") if infos else None
-        message = failure.status.message
+        message = _SEED_MESSAGES.get(reason, failure.status.message)
         entries.append(
             {
                 "code": int(number) if number else status,

@@ -92,7 +92,12 @@ async def _failed_delivery(store: Any, hook: dict[str, Any]) -> dict[str, str]:
         last_duration_ms=10,
     )
     await store.logs.upsert_many([entry])
-    return {"<eventId>": entry.event_id, "<requestId>": entry.request_id, "<refId>": entry.ref_id}
+    return {
+        "<eventId>": entry.event_id,
+        "<publishedEventId>": entry.source_event_id,
+        "<requestId>": entry.request_id,
+        "<refId>": entry.ref_id,
+    }
 
 
 async def test_every_documented_curl_line_works(live: tuple[str, str, Any], tmp_path: Path) -> None:
