@@ -12,7 +12,6 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaProducer
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.delivery.http_sender import HttpSender
@@ -47,6 +46,7 @@ from service.api.webhooks import WebhookServicer
 from service.core.test_send import TestSenders
 from service.grpc_metrics import GrpcMetrics
 from service.health import HealthMonitor
+from service.reflection import enable_reflection
 
 log = logging.getLogger("eventnotify.server")
 
@@ -82,7 +82,17 @@ async def create_server(
     authenticator = Authenticator(store.api_keys, settings.service.root_api_key)
     limiter = RateLimiter(settings.service.rate_limit_per_second, settings.service.rate_limit_burst)
     registry = new_registry()
-    interceptor = ApiInterceptor(authenticator, limiter, GrpcMetrics(registry))
+    health_servicer = health.aio.HealthServicer()
+    monitor = HealthMonitor(
+        health_servicer, store, settings.kafka.bootstrap_servers, interval=health_interval
+    )
+    interceptor = ApiInterceptor(
+        authenticator,
+        limiter,
+        GrpcMetrics(registry),
+        dependencies=monitor,
+        max_store_wait=settings.mongo.timeout_ms / 1000,
+    )
     server = grpc.aio.server(interceptors=[interceptor])
     webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
         WebhookServicer(store, TestSenders(test_http, sink)), server
@@ -92,11 +102,7 @@ async def create_server(
     log_pb2_grpc.add_EventLogServiceServicer_to_server(LogServicer(store), server)
     admin_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(store, authenticator), server)
     replay_pb2_grpc.add_ReplayServiceServicer_to_server(ReplayServicer(store), server)
-    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    monitor = HealthMonitor(
-        health_servicer, store, settings.kafka.bootstrap_servers, interval=health_interval
-    )
     names = [
         webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
         catalog_pb2.DESCRIPTOR.services_by_name["EventCatalogService"].full_name,
@@ -105,9 +111,8 @@ async def create_server(
         replay_pb2.DESCRIPTOR.services_by_name["ReplayService"].full_name,
         ingest_pb2.DESCRIPTOR.services_by_name["EventIngestService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-        reflection.SERVICE_NAME,
     ]
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(names, server)
     port = server.add_insecure_port(settings.service.grpc_address)
     if port == 0:
         raise OSError(f"cannot bind {settings.service.grpc_address}")

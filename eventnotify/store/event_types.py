@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from eventnotify.domain import EventType
 from eventnotify.store.errors import storage_errors
+from eventnotify.text import brief
 
 Document = dict[str, Any]
 COLLECTION = "event_types"
@@ -74,7 +75,7 @@ class EventTypeRepository:
 
     async def insert(self, org_id: int, et: EventType) -> None:
         """Create a custom event; AlreadyExists when the org has one by that name."""
-        with storage_errors(f"event type {et.name!r} already exists"):
+        with storage_errors(f"event type {brief(et.name)} already exists"):
             await self._coll.insert_one(to_doc(org_id, et))
 
     async def save(self, org_id: int, et: EventType) -> None:

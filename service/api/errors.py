@@ -87,9 +87,10 @@ def to_rpc_status(exc: BaseException, request_id: str) -> RpcStatus:
                     )
                 )
             )
-        if isinstance(exc, errors.ResourceExhausted):
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, errors.ResourceExhausted | errors.Unavailable) and retry_after:
             delay = duration_pb2.Duration()
-            delay.FromMilliseconds(max(1, math.ceil(exc.retry_after * 1000)))
+            delay.FromMilliseconds(max(1, math.ceil(retry_after * 1000)))
             details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     elif isinstance(exc, NotImplementedError):
         message = "method not implemented"

@@ -12,6 +12,7 @@ from eventnotify.catalog.standard import STANDARD_EVENTS
 from eventnotify.domain import Caller, EventType
 from eventnotify.errors import NotFound
 from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.text import brief
 from service.core.validation import Violation, raise_if_any
 
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -48,7 +49,7 @@ async def get_event_type(repo: EventTypeRepository, org_id: int, name: str) -> E
         active = doc.active if doc is not None and doc.standard else base.active
         return replace(base, active=active)
     if doc is None or doc.standard:
-        raise NotFound(f"event {name!r} does not exist", reason="EVENT_TYPE_NOT_FOUND")
+        raise NotFound(f"event {brief(name)} does not exist", reason="EVENT_TYPE_NOT_FOUND")
     return doc
 
 

@@ -34,6 +34,7 @@ from eventnotify.errors import FailedPrecondition, NotFound
 from eventnotify.producer import KafkaSink
 from eventnotify.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from eventnotify.store import Store
+from eventnotify.text import brief
 from eventnotify.timefmt import to_epoch_ms, utcnow
 from service.core.catalog import get_event_type
 from service.core.validation import Violation, raise_if_any
@@ -80,7 +81,7 @@ async def _event_type(store: Store, caller: Caller, hook: Webhook, name: str) ->
         return await get_event_type(store.event_types, caller.org_id, chosen)
     except NotFound:
         raise_if_any(
-            [Violation("event_name", f"unknown event {chosen!r}", "EVENT_NAME_UNKNOWN")],
+            [Violation("event_name", f"unknown event {brief(chosen)}", "EVENT_NAME_UNKNOWN")],
             "invalid test event",
         )
         raise  # unreachable: raise_if_any raised

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from eventnotify.domain import WebhookType
 from eventnotify.errors import FieldViolation, InvalidArgument
+from eventnotify.text import brief
 
 # The original system's numeric codes, where it documents one.
 CODE_EVENT_NAMES_REQUIRED = 51003
@@ -141,9 +142,9 @@ def _event_names(names: list[str], catalog: Mapping[str, bool], new: set[str]) -
             continue
         path = f"webhook.event_names[{i}]"
         if name not in catalog:
-            out.append(Violation(path, f"unknown event {name!r}", "EVENT_NAME_UNKNOWN"))
+            out.append(Violation(path, f"unknown event {brief(name)}", "EVENT_NAME_UNKNOWN"))
         elif not catalog[name]:
-            out.append(Violation(path, f"event {name!r} is inactive", "EVENT_NAME_INACTIVE"))
+            out.append(Violation(path, f"event {brief(name)} is inactive", "EVENT_NAME_INACTIVE"))
     return out
 
 
@@ -219,7 +220,7 @@ def _headers(headers: Mapping[str, str]) -> list[Violation]:
             )
         )
     for name, value in headers.items():
-        path = f"webhook.web_hook_headers[{name!r}]"
+        path = f"webhook.web_hook_headers[{brief(name)}]"
         lowered = name.lower()
         if not _TOKEN.match(name):
             out.append(Violation(path, "not a valid header name", "HEADER_NAME_INVALID"))
