@@ -241,7 +241,6 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if self._deps is not None and self._deps.mongo_known_down():
             raise Unavailable(
                 "MongoDB is unavailable; retry later",
-                reason="MONGO_UNAVAILABLE",
                 retry_after=self._deps.retry_after,
             )
 
