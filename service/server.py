@@ -72,9 +72,10 @@ async def create_server(
         else producer
     )
     d = settings.dispatcher
+    policy = AddressPolicy(d.allowed_private_hosts)
     # Test sends go out exactly as deliveries do: same address policy and timeouts.
     test_http = HttpSender(
-        AddressPolicy(d.allowed_private_hosts),
+        policy,
         d.http_connect_timeout_seconds,
         d.http_total_timeout_seconds,
         d.response_body_cap_bytes,
@@ -95,7 +96,7 @@ async def create_server(
     )
     server = grpc.aio.server(interceptors=[interceptor])
     webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
-        WebhookServicer(store, TestSenders(test_http, sink)), server
+        WebhookServicer(store, TestSenders(test_http, sink), address_policy=policy), server
     )
     ingest_pb2_grpc.add_EventIngestServiceServicer_to_server(IngestServicer(store, sink), server)
     catalog_pb2_grpc.add_EventCatalogServiceServicer_to_server(CatalogServicer(store), server)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.domain import WebhookType
 from eventnotify.errors import FieldViolation, InvalidArgument
 from eventnotify.text import brief
@@ -93,17 +94,22 @@ class WebhookDraft:
 
 
 def validate_webhook(
-    draft: WebhookDraft, catalog: Mapping[str, bool], new_event_names: Iterable[str]
+    draft: WebhookDraft,
+    catalog: Mapping[str, bool],
+    new_event_names: Iterable[str],
+    policy: AddressPolicy | None = None,
 ) -> None:
     """Check every rule; ``catalog`` maps the org's event names to their
     active flag and ``new_event_names`` are the names to check against it
     (on update, only names being added: a webhook subscribed to an event that
-    was later deactivated can still be edited)."""
+    was later deactivated can still be edited). With ``policy``, a URL whose
+    host is an IP literal outside its allow-list is refused here, not at the
+    first delivery (names are checked when resolved, at connect time)."""
     v: list[Violation] = []
     v += _event_names(draft.event_names, catalog, set(new_event_names))
     v += _max_connections(draft.max_allowed_connections)
     v += _name(draft.name)
-    v += _url(draft.url, draft.type)
+    v += _url(draft.url, draft.type, policy)
     if draft.method not in METHODS:
         v.append(Violation("webhook.method_type", "unsupported method", "METHOD_INVALID"))
     v += _headers(draft.headers)
@@ -181,7 +187,7 @@ def _name(name: str) -> list[Violation]:
     return []
 
 
-def _url(url: str, kind: WebhookType) -> list[Violation]:
+def _url(url: str, kind: WebhookType, policy: AddressPolicy | None = None) -> list[Violation]:
     path = "webhook.web_hook_url"
     if not url:
         return [Violation(path, "a URL (or, for QUEUE, a topic) is required", "URL_REQUIRED")]
@@ -201,6 +207,9 @@ def _url(url: str, kind: WebhookType) -> list[Violation]:
         return invalid
     if any(c.isspace() for c in url):
         return invalid
+    problem = policy.literal_problem(parts.hostname) if policy else ""
+    if problem:
+        return [Violation(path, problem, "URL_ADDRESS_NOT_ALLOWED")]
     return []
 
 
