@@ -16,11 +16,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.delivery.http_sender import HttpSender
 from eventnotify.errors import Unavailable
-from eventnotify.logging import configure_logging
+from eventnotify.logging import configure_logging, dependency
 from eventnotify.metrics import MetricsServer, new_registry
 from eventnotify.producer import KafkaSink
 from eventnotify.settings import Settings
 from eventnotify.store import Store, open_store
+from eventnotify.topics import TopicGuard
 from eventnotify.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -67,7 +68,12 @@ async def create_server(
     connects in the background (``serve``). Without one those calls answer
     UNAVAILABLE. The caller keeps ownership: the server never stops it."""
     sink = (
-        KafkaSink(producer, settings.kafka.topic_prefix, connected=True)
+        KafkaSink(
+            producer,
+            settings.kafka.topic_prefix,
+            connected=True,
+            topics=TopicGuard(settings.kafka.bootstrap_servers, settings.kafka.topic_partitions),
+        )
         if isinstance(producer, AIOKafkaProducer)
         else producer
     )
@@ -198,6 +204,8 @@ async def serve(settings: Settings) -> None:
                 request_timeout_ms=10000,
             ),
             settings.kafka.topic_prefix,
+            topics=TopicGuard(settings.kafka.bootstrap_servers, settings.kafka.topic_partitions),
+            dependency=dependency("kafka"),
         )
         connecting = asyncio.create_task(sink.connect(), name="kafka-producer-connect")
         server, port = await create_server(settings, store, producer=sink)
