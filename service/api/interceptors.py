@@ -13,6 +13,7 @@ Health checks and reflection need no key; their requests are decoded here too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -68,6 +69,7 @@ METHOD_ROLES: dict[str, Role] = {
     "/eventnotify.v1.ApiKeyService/RevokeApiKey": _A,
 }
 
+DEADLINE_MARGIN = 0.1  # seconds
 _caller: ContextVar[Caller] = ContextVar("caller")
 # A client's request id is echoed into logs and metadata: keep it short and plain.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -195,16 +197,25 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await context.send_initial_metadata((("x-request-id", request_id),))
             try:
                 self._fail_fast()
-                # Every store call of this request gives up when the caller's
-                # deadline passes, instead of waiting out server selection.
-                with pymongo.timeout(self._store_wait(context)):
-                    caller_token = _caller.set(await self._authorize(method, metadata))
-                    try:
-                        request = _decode(decode, raw)
-                        raise_if_any(length_violations(request), "invalid request")
-                        response = await inner(request, context)
-                    finally:
-                        _caller.reset(caller_token)
+                # Every store call of this request gives up before the caller's
+                # deadline instead of waiting out server selection (the driver's
+                # own timeout), and the whole call is bounded as well, since
+                # the driver does not always stop in time once a server is gone.
+                soft, hard = self._budget(context)
+                try:
+                    async with asyncio.timeout(hard):
+                        with pymongo.timeout(soft):
+                            caller_token = _caller.set(await self._authorize(method, metadata))
+                            try:
+                                request = _decode(decode, raw)
+                                raise_if_any(length_violations(request), "invalid request")
+                                response = await inner(request, context)
+                            finally:
+                                _caller.reset(caller_token)
+                except TimeoutError:
+                    raise Unavailable(
+                        "a dependency did not answer before the call's deadline; retry later"
+                    ) from None
             except grpc.aio.AbortError:
                 code = _name(context.code())
                 raise
@@ -244,11 +255,18 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 retry_after=self._deps.retry_after,
             )
 
-    def _store_wait(self, context: Any) -> float | None:
+    def _budget(self, context: Any) -> tuple[float | None, float | None]:
+        """(driver timeout, whole-call timeout) in seconds, both short of the
+        caller's deadline, so the caller hears the real reason (UNAVAILABLE)
+        rather than its own DEADLINE_EXCEEDED; (None, None) without a deadline
+        (or one beyond the driver's own timeout)."""
         remaining = context.time_remaining()
         if remaining is None or (self._max_wait is not None and remaining > self._max_wait):
-            return None
-        return max(float(remaining), 0.001)
+            return None, None
+        left = float(remaining)
+        return max(left * 0.9 - DEADLINE_MARGIN, 0.001), max(
+            left * 0.95 - DEADLINE_MARGIN / 2, 0.001
+        )
 
 
 def _decode(decode: Any, raw: bytes) -> Any:
