@@ -35,7 +35,9 @@ def to_doc(org_id: int, et: EventType) -> Document:
         "standard": et.standard,
         "description": et.description,
         "category": et.category,
-        "schema_json": json.dumps(et.schema) if et.schema is not None and not et.standard else None,
+        "schema_json": json.dumps(et.schema, allow_nan=False)
+        if et.schema is not None and not et.standard
+        else None,
     }
 
 

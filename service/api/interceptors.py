@@ -14,6 +14,7 @@ Health checks and reflection need no key; their requests are decoded here too.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import time
@@ -147,6 +148,22 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 return await self._handle(method, inner, decode, raw, context)
 
             return grpc.unary_unary_rpc_method_handler(wrapped, response_serializer=serialize)
+        if handler.unary_stream is not None and decode is not None:
+            # Health Watch: a coroutine that writes to the context, or a generator.
+            produce = handler.unary_stream
+            if inspect.iscoroutinefunction(produce):
+
+                async def watch(raw: bytes, context: Any) -> Any:
+                    return await produce(await _decode_or_abort(decode, raw, context), context)
+
+                return grpc.unary_stream_rpc_method_handler(watch, response_serializer=serialize)
+
+            async def stream(raw: bytes, context: Any) -> AsyncIterator[Any]:
+                request = await _decode_or_abort(decode, raw, context)
+                async for response in produce(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(stream, response_serializer=serialize)
         if handler.stream_stream is not None and decode is not None:
             # Reflection: decode each message of the stream the same way.
             streaming = handler.stream_stream

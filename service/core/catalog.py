@@ -56,7 +56,7 @@ async def get_event_type(repo: EventTypeRepository, org_id: int, name: str) -> E
 def _schema_violations(schema: object, path: str) -> list[Violation]:
     if schema is None:
         return [Violation(path, "a JSON Schema is required", "SCHEMA_REQUIRED")]
-    if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_BYTES:
+    if len(json.dumps(schema, separators=(",", ":"), allow_nan=False)) > MAX_SCHEMA_BYTES:
         return [Violation(path, f"at most {MAX_SCHEMA_BYTES} bytes", "SCHEMA_TOO_LARGE")]
     return [Violation(path, problem, "SCHEMA_INVALID") for problem in check_schema(schema)]
 

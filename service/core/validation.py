@@ -30,6 +30,9 @@ MAX_CONNECTIONS = 1000
 SLA_DEFAULT = 3600
 SLA_MIN, SLA_MAX = 1, 7 * 24 * 3600
 RETRIES_MIN, RETRIES_MAX = 0, 100
+# The status message travels in gRPC metadata (size-limited): it names the
+# first few violations; the BadRequest details carry the rest.
+MESSAGE_VIOLATIONS = 5
 METHODS = frozenset({"POST", "PUT", "PATCH", "GET", "DELETE"})
 
 # RFC 7230 "token": the characters a header field name may use.
@@ -70,8 +73,11 @@ def raise_if_any(violations: list[Violation], message: str) -> None:
     if not violations:
         return
     first = violations[0]
+    shown = "; ".join(f"{v.field}: {v.description}" for v in violations[:MESSAGE_VIOLATIONS])
+    if len(violations) > MESSAGE_VIOLATIONS:
+        shown += f"; and {len(violations) - MESSAGE_VIOLATIONS} more (see the details)"
     raise InvalidArgument(
-        message + ": " + "; ".join(f"{v.field}: {v.description}" for v in violations),
+        message + ": " + shown,
         violations=list(violations),
         reason=first.reason,
         code=first.code,

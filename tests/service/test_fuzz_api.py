@@ -270,6 +270,16 @@ async def test_struct_nested_too_deep_gets_invalid_argument(make_api: ApiFactory
         # Health checks are decoded by us as well.
         code, text = await asyncio.to_thread(send, "/grpc.health.v1.Health/Check", b"\x0a\x02\xff")
         assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, text)
+        watch = channel.unary_stream("/grpc.health.v1.Health/Watch")
+
+        def watch_once() -> grpc.StatusCode:
+            try:
+                next(iter(watch(b"\x0a\x02\xff", timeout=10)))
+            except grpc.RpcError as err:
+                return err.code()  # type: ignore[no-any-return]
+            return grpc.StatusCode.OK
+
+        assert await asyncio.to_thread(watch_once) == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         channel.close()
 
