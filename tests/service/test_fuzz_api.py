@@ -16,6 +16,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -88,7 +89,12 @@ def _message(desc: Descriptor, depth: int = 0) -> st.SearchStrategy[Any]:
         msg = cls() if cls is not None else None
         assert msg is not None, desc.full_name
         for f in draw(st.lists(st.sampled_from(fields), max_size=len(fields), unique=True)):
-            _set(draw, msg, f, depth)
+            try:
+                _set(draw, msg, f, depth)
+            except DecodeError:
+                # The library refuses to copy a value nested past its own
+                # limit; such bytes are sent by the dedicated test above.
+                continue
         return msg
 
     return build() if fields else st.builds(cls)
@@ -292,7 +298,7 @@ async def test_generated_and_mutated_requests_never_get_internal_or_unknown(
     channel, send = _sender(api.port, md)
     try:
         for method in METHODS:
-            await asyncio.to_thread(_fuzz_method, method, send, 25)
+            await asyncio.to_thread(_fuzz_method, method, send, 60)
     finally:
         channel.close()
     check = await api.health.Check(health_pb2.HealthCheckRequest(service=""))
