@@ -10,7 +10,6 @@ the ingest API.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +17,21 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from eventnotify import jsonvalue
+from eventnotify.jsonvalue import JsonValueError
+from eventnotify.limits import (
+    EVENT_STRING_LIMITS,
+    MAX_EVENT_BYTES,
+    MAX_EVENT_HEADER_NAME,
+    MAX_EVENT_HEADER_VALUE,
+    MAX_EVENT_HEADERS,
+)
+from eventnotify.text import brief
 from eventnotify.v1 import envelope_pb2
 
 CONTENT_TYPE_HEADER = "content-type"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-MAX_EVENT_ID = 128
 
 
 class EnvelopeError(ValueError):
@@ -89,9 +97,26 @@ def _content_type(headers: Sequence[tuple[str, bytes]] | None, value: bytes) -> 
 def decode(
     value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, timestamp_ms: int
 ) -> SourceEvent:
-    """Record value -> SourceEvent; ``EnvelopeError`` says why it is unusable."""
+    """Record value -> SourceEvent; for ANY input, the only exception is
+    ``EnvelopeError`` saying why the record is unusable (the consumer
+    dead-letters it and moves on, so no record can stall a partition)."""
+    try:
+        return _decode(value, headers, timestamp_ms)
+    except EnvelopeError:
+        raise
+    except RecursionError:
+        raise EnvelopeError("record nested too deeply to decode") from None
+    except Exception as exc:  # the decoder's contract: nothing else escapes
+        raise EnvelopeError(f"undecodable record ({type(exc).__name__})") from None
+
+
+def _decode(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, timestamp_ms: int
+) -> SourceEvent:
     if not value:
         raise EnvelopeError("empty record value")
+    if len(value) > MAX_EVENT_BYTES:
+        raise EnvelopeError(f"record larger than {MAX_EVENT_BYTES} bytes")
     kind = _content_type(headers, value)
     if kind == JSON:
         event = _decode_json(value)
@@ -99,29 +124,52 @@ def decode(
         msg = envelope_pb2.EventEnvelope()
         try:
             msg.ParseFromString(value)
-        except DecodeError as exc:
-            raise EnvelopeError(f"undecodable protobuf EventEnvelope: {exc}") from None
-        event = from_proto(msg)
+        except DecodeError:
+            # The library's message can quote the record; the reason stays generic.
+            raise EnvelopeError("undecodable protobuf EventEnvelope") from None
+        try:
+            event = from_proto(msg)
+        except JsonValueError as exc:
+            raise EnvelopeError(f"invalid data: {exc}") from None
     else:
-        raise EnvelopeError(f"unsupported content-type {kind!r}")
-    if not event.event_name:
-        raise EnvelopeError("eventName is missing")
-    if event.org_id <= 0:
-        raise EnvelopeError("orgId is missing or not positive")
-    if not event.event_id:
-        raise EnvelopeError("eventId is missing")
-    if len(event.event_id) > MAX_EVENT_ID:
-        raise EnvelopeError(f"eventId longer than {MAX_EVENT_ID} characters")
+        raise EnvelopeError(f"unsupported content-type {brief(kind)}")
+    problem = event_problem(event)
+    if problem:
+        raise EnvelopeError(problem)
     if event.created_at_ms <= 0:
         event.created_at_ms = timestamp_ms
     return event
 
 
+def event_problem(event: SourceEvent) -> str:
+    """Why a decoded event cannot be delivered ("" when it can)."""
+    if not event.event_name:
+        return "eventName is missing"
+    if event.org_id <= 0:
+        return "orgId is missing or not positive"
+    if not event.event_id:
+        return "eventId is missing"
+    for name, limit in EVENT_STRING_LIMITS.items():
+        if len(getattr(event, name)) > limit:
+            return f"{name} longer than {limit} characters"
+    if len(event.headers) > MAX_EVENT_HEADERS:
+        return f"more than {MAX_EVENT_HEADERS} headers"
+    for k, v in event.headers.items():
+        if len(k) > MAX_EVENT_HEADER_NAME or len(v) > MAX_EVENT_HEADER_VALUE:
+            return (
+                f"a header name over {MAX_EVENT_HEADER_NAME} or value over "
+                f"{MAX_EVENT_HEADER_VALUE} characters"
+            )
+    return ""
+
+
 def _decode_json(value: bytes) -> SourceEvent:
     try:
-        raw = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeError(f"invalid JSON: {exc}") from None
+        raw = jsonvalue.loads(value)
+    except RecursionError:
+        raise EnvelopeError("JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN, huge int
+        raise EnvelopeError(f"invalid JSON: {brief(str(exc))}") from None
     if not isinstance(raw, dict):
         raise EnvelopeError("JSON envelope is not an object")
     # The original's delivered field name is accepted from producers too.
@@ -136,20 +184,25 @@ def _decode_json(value: bytes) -> SourceEvent:
     else:
         raw.pop("data", None)
         data = {}
+    try:
+        jsonvalue.check_value(data)
+    except JsonValueError as exc:
+        raise EnvelopeError(f"invalid data: {exc}") from None
     if isinstance(raw.get("orgId"), str) and not raw["orgId"].isdigit():
         raise EnvelopeError("orgId is not an integer")
     msg = envelope_pb2.EventEnvelope()
     try:
         json_format.ParseDict(raw, msg, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
-        raise EnvelopeError(f"invalid envelope: {exc}") from None
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise EnvelopeError(f"invalid envelope: {brief(str(exc))}") from None
     event = from_proto(msg)
     event.data = data
     return event
 
 
-def from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
-    """An EventEnvelope message as a SourceEvent (empty fields kept empty)."""
+def from_proto(msg: envelope_pb2.EventEnvelope, data_path: str = "data") -> SourceEvent:
+    """An EventEnvelope message as a SourceEvent (empty fields kept empty).
+    ``JsonValueError`` when ``data`` breaks the JSON rules (``jsonvalue``)."""
     return SourceEvent(
         event_id=msg.event_id,
         event_name=msg.event_name,
@@ -157,39 +210,10 @@ def from_proto(msg: envelope_pb2.EventEnvelope) -> SourceEvent:
         ref_id=msg.ref_id,
         request_id=msg.request_id,
         created_at_ms=msg.created_at,
-        data=_struct_to_dict(msg),
+        data=jsonvalue.struct_to_dict(msg.data, data_path) if msg.HasField("data") else {},
         loyalty_event_id=msg.loyalty_event_id,
         headers=dict(msg.headers),
     )
-
-
-def _struct_to_dict(msg: envelope_pb2.EventEnvelope) -> dict[str, Any]:
-    if not msg.HasField("data"):
-        return {}
-    fields = msg.data.fields
-    # Key iteration: the protobuf map's items() goes through the slow
-    # collections.abc mixin.
-    return {k: _value(fields[k]) for k in fields}
-
-
-def _value(v: Any) -> Any:
-    # One walk over the Struct (this runs for every consumed event).
-    # google.protobuf.Struct stores every number as a double; integral values
-    # get their integer type back so schemas saying "integer" still match.
-    kind = v.WhichOneof("kind")
-    if kind == "number_value":
-        n = v.number_value
-        return int(n) if n.is_integer() and abs(n) < 2**53 else n
-    if kind == "string_value":
-        return v.string_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "struct_value":
-        fields = v.struct_value.fields
-        return {k: _value(fields[k]) for k in fields}
-    if kind == "list_value":
-        return [_value(x) for x in v.list_value.values]
-    return None
 
 
 def encode(event: SourceEvent, *, as_json: bool = False) -> tuple[bytes, list[tuple[str, bytes]]]:
@@ -206,7 +230,7 @@ def encode(event: SourceEvent, *, as_json: bool = False) -> tuple[bytes, list[tu
             "loyaltyEventId": event.loyalty_event_id or None,
             "headers": event.headers,
         }
-        value = json.dumps(body, separators=(",", ":")).encode()
+        value = jsonvalue.dumps(body).encode()
         return value, [(CONTENT_TYPE_HEADER, JSON.encode())]
     msg = envelope_pb2.EventEnvelope(
         event_id=event.event_id,

@@ -74,9 +74,16 @@ class FailedPrecondition(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency (MongoDB, Kafka) cannot be reached right now; retriable."""
+    """A dependency (MongoDB, Kafka) cannot be reached right now; retriable,
+    after ``retry_after`` seconds when that is known (sent as RetryInfo)."""
 
     reason = "DEPENDENCY_UNAVAILABLE"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
 
 
 class ResourceExhausted(DomainError):

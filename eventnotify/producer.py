@@ -33,8 +33,10 @@ from aiokafka.errors import KafkaError
 
 from eventnotify.envelope import SourceEvent, encode, topic_for
 from eventnotify.errors import Unavailable
+from eventnotify.logging import DependencyLog
 from eventnotify.settings import KafkaSettings
 from eventnotify.timefmt import to_epoch_ms, utcnow
+from eventnotify.topics import TopicGuard
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +118,11 @@ class EventPublisher:
     """Publishes events to eventnotify's topics; one per process, shared.
 
     ``producer_options`` go to ``aiokafka.AIOKafkaProducer`` (security settings,
-    ``linger_ms``...). Use as an async context manager, or call ``start`` and
-    ``stop``.
+    ``linger_ms``...). With ``create_missing_topics`` (the default) an event's
+    topic is created with ``topic_partitions`` partitions when it does not
+    exist, on first use, after a failed send, and when last seen more than
+    ``topic_recheck_seconds`` ago (a broker that lost it).
+    Use as an async context manager, or call ``start`` and ``stop``.
     """
 
     def __init__(
@@ -125,6 +130,9 @@ class EventPublisher:
         bootstrap_servers: str,
         *,
         topic_prefix: str = DEFAULT_TOPIC_PREFIX,
+        create_missing_topics: bool = True,
+        topic_partitions: int = KafkaSettings().topic_partitions,
+        topic_recheck_seconds: float = 30.0,
         **producer_options: Any,
     ) -> None:
         # Idempotence needs broker features not every Kafka-compatible broker
@@ -132,6 +140,11 @@ class EventPublisher:
         producer_options.setdefault("enable_idempotence", False)
         self.topic_prefix = topic_prefix
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **producer_options)
+        self._topics = (
+            TopicGuard(bootstrap_servers, topic_partitions, recheck_every=topic_recheck_seconds)
+            if create_missing_topics
+            else None
+        )
 
     async def start(self) -> None:
         """Connect to the cluster."""
@@ -193,9 +206,24 @@ class EventPublisher:
 
     async def publish_event(self, event: SourceEvent, *, as_json: bool = False) -> Position:
         """Publish a ready-made event; returns where it landed."""
-        [position] = await produce_events(
-            self._producer, self.topic_prefix, [event], as_json=as_json
-        )
+        topic = [self.topic(event.event_name)]
+        if self._topics is None:
+            [position] = await produce_events(
+                self._producer, self.topic_prefix, [event], as_json=as_json
+            )
+            return position
+        await self._topics.ensure(topic)
+        try:
+            [position] = await produce_events(
+                self._producer, self.topic_prefix, [event], as_json=as_json
+            )
+        except KafkaError:
+            self._topics.forget(topic)
+            if not await self._topics.ensure(topic):
+                raise
+            [position] = await produce_events(
+                self._producer, self.topic_prefix, [event], as_json=as_json
+            )
         return position
 
 
@@ -209,11 +237,19 @@ class KafkaSink:
     """
 
     def __init__(
-        self, producer: AIOKafkaProducer, topic_prefix: str, *, connected: bool = False
+        self,
+        producer: AIOKafkaProducer,
+        topic_prefix: str,
+        *,
+        connected: bool = False,
+        topics: TopicGuard | None = None,
+        dependency: DependencyLog | None = None,
     ) -> None:
         self.producer = producer
         self.topic_prefix = topic_prefix
         self._connected = connected
+        self._topics = topics
+        self._dependency = dependency
 
     @property
     def connected(self) -> bool:
@@ -241,11 +277,30 @@ class KafkaSink:
         """Produce ``events`` (protobuf); ``Unavailable`` when Kafka cannot take them."""
         if not self._connected:
             raise Unavailable("Kafka is not reachable yet; retry later", reason="KAFKA_UNAVAILABLE")
+        topics = {topic_for(self.topic_prefix, e.event_name) for e in events}
         try:
-            return await produce_events(self.producer, self.topic_prefix, events)
+            try:
+                if self._topics is not None:
+                    await self._topics.ensure(topics)
+                positions = await produce_events(self.producer, self.topic_prefix, events)
+            except KafkaError:
+                # The topics may have vanished (a broker restart that lost
+                # them, auto-creation off): recreate what is missing and, if
+                # anything was, send once more.
+                if self._topics is None:
+                    raise
+                self._topics.forget(topics)
+                if not await self._topics.ensure(topics):
+                    raise
+                positions = await produce_events(self.producer, self.topic_prefix, events)
         except KafkaError as exc:
+            if self._dependency is not None:
+                self._dependency.failed(type(exc).__name__)
             raise Unavailable(
                 f"Kafka did not accept the events ({type(exc).__name__}); earlier ones "
                 "of a batch may be written: retry with the same eventIds",
                 reason="KAFKA_UNAVAILABLE",
             ) from exc
+        if self._dependency is not None:
+            self._dependency.recovered()
+        return positions

@@ -41,6 +41,17 @@ class MongoSettings:
     log_ttl_days: int = setting(
         "EVENTNOTIFY_LOG_TTL_DAYS", 30, "Days a delivery log entry is kept (TTL index)."
     )
+    journal: bool = setting(
+        "EVENTNOTIFY_MONGO_JOURNAL",
+        True,
+        "Write concern j: every write is acknowledged only once journaled, so a "
+        "committed Kafka offset never outlives its log entry in a crash.",
+    )
+    write_concern_w: str = setting(
+        "EVENTNOTIFY_MONGO_W",
+        "majority",
+        'Write concern w: "majority" (a replica set, as production needs) or a number.',
+    )
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
+from eventnotify import jsonvalue
 from eventnotify.domain import Actor, ApiKey, EventType, LogEntry, Webhook, WebhookType
+from eventnotify.envelope import SourceEvent, from_proto
+from eventnotify.jsonvalue import JsonValueError
 from eventnotify.store.logs import GroupMetrics
+from eventnotify.text import brief
 from eventnotify.timefmt import format_ts
 from eventnotify.v1 import admin_pb2, catalog_pb2, common_pb2, log_pb2, webhook_pb2
 from service.core.catalog import EventTypeChanges
@@ -134,9 +138,9 @@ def webhook_changes(msg: Any, mask: Iterable[str] = ()) -> WebhookChanges:
             [
                 Violation(
                     "update_mask",
-                    f"{p!r} is output only"
+                    f"{brief(p)} is output only"
                     if p in OUTPUT_ONLY_WEBHOOK_FIELDS
-                    else f"unknown {p!r}",
+                    else f"unknown {brief(p)}",
                     "FIELD_IMMUTABLE" if p in OUTPUT_ONLY_WEBHOOK_FIELDS else "UPDATE_MASK_INVALID",
                 )
                 for p in bad
@@ -207,22 +211,25 @@ def _masked_changes(msg: Any, paths: set[str]) -> WebhookChanges:
 # ---------------------------------------------------------------------- catalog
 
 
-def _plain(value: Any) -> Any:
-    """Struct numbers are doubles: give integral ones back as ints, so a
-    schema's ``"minLength": 1`` reads as it was written."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def struct_to_dict(struct: Any, path: str = "schema") -> dict[str, Any]:
+    """``google.protobuf.Struct`` -> plain dict by the one set of JSON rules
+    (``eventnotify.jsonvalue``); a non-finite number or too deep a value is a
+    field violation at ``path`` (e.g. ``event_type.schema.properties.x.maximum``)."""
+    try:
+        return jsonvalue.struct_to_dict(struct, path)
+    except JsonValueError as exc:
+        raise_if_any([Violation(exc.path, exc.problem, "JSON_VALUE_INVALID")], "invalid JSON value")
+        raise
 
 
-def struct_to_dict(struct: Any) -> dict[str, Any]:
-    """``google.protobuf.Struct`` -> plain JSON-like dict."""
-    out: dict[str, Any] = _plain(json_format.MessageToDict(struct))
-    return out
+def event_from_proto(msg: Any, path: str) -> SourceEvent:
+    """An ``EventEnvelope`` of a publish request -> SourceEvent; bad ``data``
+    is a field violation under ``path``."""
+    try:
+        return from_proto(msg, data_path=f"{path}.data")
+    except JsonValueError as exc:
+        raise_if_any([Violation(exc.path, exc.problem, "JSON_VALUE_INVALID")], "invalid event data")
+        raise
 
 
 def dict_to_struct(value: dict[str, Any]) -> Any:
@@ -254,7 +261,9 @@ def event_type_from_proto(msg: Any) -> EventType:
         standard=False,
         description=msg.description,
         category=msg.category,
-        schema=struct_to_dict(msg.schema) if msg.HasField("schema") else None,
+        schema=(
+            struct_to_dict(msg.schema, "event_type.schema") if msg.HasField("schema") else None
+        ),
     )
 
 
@@ -267,7 +276,7 @@ def event_type_changes(msg: Any, mask: Iterable[str]) -> EventTypeChanges:
     bad = sorted(paths - _EVENT_TYPE_MASK)
     if bad:
         raise_if_any(
-            [Violation("update_mask", f"unknown {p!r}", "UPDATE_MASK_INVALID") for p in bad],
+            [Violation("update_mask", f"unknown {brief(p)}", "UPDATE_MASK_INVALID") for p in bad],
             "invalid update mask",
         )
     if not paths:
@@ -283,7 +292,9 @@ def event_type_changes(msg: Any, mask: Iterable[str]) -> EventTypeChanges:
         c.description = msg.description
     if "schema" in paths:
         c.schema_given = True
-        c.schema = struct_to_dict(msg.schema) if msg.HasField("schema") else None
+        c.schema = (
+            struct_to_dict(msg.schema, "event_type.schema") if msg.HasField("schema") else None
+        )
     return c
 
 

@@ -57,6 +57,15 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, bool] = {}
 
+    def mongo_known_down(self) -> bool:
+        """Whether the last probe found MongoDB down (False before the first)."""
+        return self._last.get(MONGO) is False
+
+    @property
+    def retry_after(self) -> float:
+        """When a client refused for a known outage should retry: the next probe."""
+        return self._interval
+
     async def probe_once(self) -> None:
         """Probe both dependencies once and publish their status."""
         timeout = max(self._interval, 0.5)

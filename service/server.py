@@ -12,16 +12,16 @@ from typing import Any
 import grpc  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaProducer
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.delivery.http_sender import HttpSender
 from eventnotify.errors import Unavailable
-from eventnotify.logging import configure_logging
+from eventnotify.logging import configure_logging, dependency
 from eventnotify.metrics import MetricsServer, new_registry
 from eventnotify.producer import KafkaSink
 from eventnotify.settings import Settings
 from eventnotify.store import Store, open_store
+from eventnotify.topics import TopicGuard
 from eventnotify.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -48,6 +48,7 @@ from service.core.test_send import TestSenders
 from service.gateway.app import HttpGateway
 from service.grpc_metrics import GrpcMetrics
 from service.health import HealthMonitor
+from service.reflection import enable_reflection
 
 log = logging.getLogger("eventnotify.server")
 
@@ -68,14 +69,20 @@ async def create_server(
     connects in the background (``serve``). Without one those calls answer
     UNAVAILABLE. The caller keeps ownership: the server never stops it."""
     sink = (
-        KafkaSink(producer, settings.kafka.topic_prefix, connected=True)
+        KafkaSink(
+            producer,
+            settings.kafka.topic_prefix,
+            connected=True,
+            topics=TopicGuard(settings.kafka.bootstrap_servers, settings.kafka.topic_partitions),
+        )
         if isinstance(producer, AIOKafkaProducer)
         else producer
     )
     d = settings.dispatcher
+    policy = AddressPolicy(d.allowed_private_hosts)
     # Test sends go out exactly as deliveries do: same address policy and timeouts.
     test_http = HttpSender(
-        AddressPolicy(d.allowed_private_hosts),
+        policy,
         d.http_connect_timeout_seconds,
         d.http_total_timeout_seconds,
         d.response_body_cap_bytes,
@@ -83,21 +90,27 @@ async def create_server(
     authenticator = Authenticator(store.api_keys, settings.service.root_api_key)
     limiter = RateLimiter(settings.service.rate_limit_per_second, settings.service.rate_limit_burst)
     registry = new_registry()
-    interceptor = ApiInterceptor(authenticator, limiter, GrpcMetrics(registry))
+    health_servicer = health.aio.HealthServicer()
+    monitor = HealthMonitor(
+        health_servicer, store, settings.kafka.bootstrap_servers, interval=health_interval
+    )
+    interceptor = ApiInterceptor(
+        authenticator,
+        limiter,
+        GrpcMetrics(registry),
+        dependencies=monitor,
+        max_store_wait=settings.mongo.timeout_ms / 1000,
+    )
     server = grpc.aio.server(interceptors=[interceptor])
     webhook_pb2_grpc.add_WebhookServiceServicer_to_server(
-        WebhookServicer(store, TestSenders(test_http, sink)), server
+        WebhookServicer(store, TestSenders(test_http, sink), address_policy=policy), server
     )
     ingest_pb2_grpc.add_EventIngestServiceServicer_to_server(IngestServicer(store, sink), server)
     catalog_pb2_grpc.add_EventCatalogServiceServicer_to_server(CatalogServicer(store), server)
     log_pb2_grpc.add_EventLogServiceServicer_to_server(LogServicer(store), server)
     admin_pb2_grpc.add_ApiKeyServiceServicer_to_server(ApiKeyServicer(store, authenticator), server)
     replay_pb2_grpc.add_ReplayServiceServicer_to_server(ReplayServicer(store), server)
-    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    monitor = HealthMonitor(
-        health_servicer, store, settings.kafka.bootstrap_servers, interval=health_interval
-    )
     names = [
         webhook_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
         catalog_pb2.DESCRIPTOR.services_by_name["EventCatalogService"].full_name,
@@ -106,9 +119,8 @@ async def create_server(
         replay_pb2.DESCRIPTOR.services_by_name["ReplayService"].full_name,
         ingest_pb2.DESCRIPTOR.services_by_name["EventIngestService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-        reflection.SERVICE_NAME,
     ]
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(names, server)
     port = server.add_insecure_port(settings.service.grpc_address)
     if port == 0:
         raise OSError(f"cannot bind {settings.service.grpc_address}")
@@ -202,6 +214,8 @@ async def serve(settings: Settings) -> None:
                 request_timeout_ms=10000,
             ),
             settings.kafka.topic_prefix,
+            topics=TopicGuard(settings.kafka.bootstrap_servers, settings.kafka.topic_partitions),
+            dependency=dependency("kafka"),
         )
         connecting = asyncio.create_task(sink.connect(), name="kafka-producer-connect")
         server, port = await create_server(settings, store, producer=sink)

@@ -26,6 +26,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend, validator_for
 
+from eventnotify.text import brief
+
 Schema = Mapping[str, Any]
 
 DEFAULT_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -83,7 +85,7 @@ def check_schema(schema: Any) -> list[str]:
         not isinstance(dialect, str) or dialect.rstrip("#") not in _DIALECTS
     ):
         supported = ", ".join(sorted(_DIALECTS))
-        return [f"$schema: unsupported dialect {dialect!r}; use one of {supported}"]
+        return [f"$schema: unsupported dialect {brief(dialect)}; use one of {supported}"]
     cls = validator_for(schema, default=Draft202012Validator)
     # The metaschema validator with the dialect's format checker, as the
     # validator's own check_schema uses, but collecting every error, not one.
@@ -112,7 +114,7 @@ def _unresolvable_refs(root: Schema) -> list[str]:
             ref = node.get("$ref")
             if isinstance(ref, str) and not _resolves(ref, resource):
                 problems.append(
-                    f"{path}.$ref: cannot resolve {ref!r}; only references inside "
+                    f"{path}.$ref: cannot resolve {brief(ref)}; only references inside "
                     "the schema (such as '#/$defs/name') are supported"
                 )
             for key, value in node.items():

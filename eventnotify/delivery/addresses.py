@@ -16,6 +16,62 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_IPV4_MAX = 2**32 - 1
+
+
+def parse_ip_literal(host: str) -> IPAddress | None:
+    """The address a URL host denotes when it is an IP literal in ANY spelling
+    the C resolver accepts, or None for a name.
+
+    Besides dotted quads and ``[IPv6]``, ``inet_aton`` (which getaddrinfo uses)
+    reads 1 to 4 dot-separated parts, each decimal, hex (``0x``) or octal
+    (leading ``0``), the last filling the remaining bytes: ``2130706433``,
+    ``0x7f000001``, ``017700000001``, ``127.1`` and ``0`` are all addresses.
+    Checking only canonical forms would let these past the policy."""
+    text = host.strip().lower()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    text = text.split("%")[0].rstrip(".") if ":" not in text else text.split("%")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        try:
+            if part.startswith("0x"):
+                numbers.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part[1:], 8))
+            else:
+                numbers.append(int(part, 10) if part.isdigit() else -1)
+        except ValueError:
+            return None
+    if any(n < 0 for n in numbers):
+        return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value << 8 | n
+    value = value << 8 * (4 - len(head)) | last
+    return ipaddress.IPv4Address(value) if value <= _IPV4_MAX else None
+
+
+def _canonical(host: str) -> bool:
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 class AddressNotAllowed(OSError):
@@ -40,24 +96,36 @@ class AddressPolicy:
         """Whether a host name is allow-listed as such."""
         return host.lower() in self.hosts
 
-    def ip_allowed(self, ip: str) -> bool:
+    def ip_allowed(self, ip: str | IPAddress) -> bool:
         """Whether an address may be called: public, or allow-listed."""
-        addr = ipaddress.ip_address(ip.split("%")[0])
+        addr = ip if not isinstance(ip, str) else ipaddress.ip_address(ip.split("%")[0])
         if any(addr in net for net in self.networks):
             return True
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
             addr = addr.ipv4_mapped
         return addr.is_global and not addr.is_multicast
 
+    def literal_problem(self, host: str) -> str:
+        """Why ``host`` may not be called when it is an IP literal (in any
+        spelling) outside the allow-list; "" when it may, or when it is a name
+        (names are checked when resolved, at connect time)."""
+        addr = parse_ip_literal(host)
+        if addr is None:
+            return ""
+        if not _canonical(host):
+            # Resolvers and HTTP clients disagree about these spellings; one
+            # way of writing an address keeps policy and connection in step.
+            return f"write the IP address {addr} as a dotted quad or [IPv6] literal"
+        if self.host_allowed(host) or self.ip_allowed(addr):
+            return ""
+        return f"address {addr} is not allowed (private or reserved)"
+
     def check_literal(self, host: str) -> None:
         """Raise AddressNotAllowed when ``host`` is a forbidden IP literal.
         (The HTTP sender caches checked URLs, so this is off the hot path.)"""
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return  # a name: checked when resolved
-        if not self.host_allowed(host) and not self.ip_allowed(host.strip("[]")):
-            raise AddressNotAllowed(f"address {host} is not allowed (private or reserved)")
+        problem = self.literal_problem(host)
+        if problem:
+            raise AddressNotAllowed(problem)
 
 
 class GuardedResolver(AbstractResolver):

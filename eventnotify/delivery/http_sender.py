@@ -1,6 +1,8 @@
 """One HTTP attempt, with every aiohttp failure translated here, once.
 
-Redirects are never followed, the response body is kept only up to a cap, and
+Redirects are never followed, the response body is kept only up to a cap (and
+marked truncated when cut there, or when the receiver closed or stalled
+mid-body after its status line), and
 destinations are checked against the address policy (see ``eventnotify.delivery.addresses``).
 """
 
@@ -87,17 +89,25 @@ class HttpSender:
         return url
 
     async def send(self, req: OutboundRequest) -> AttemptResult:
-        """Make one attempt; never raises for network or HTTP trouble."""
+        """Make one attempt; never raises for network or HTTP trouble.
+
+        A status line counts as the receiver's answer: once it has arrived, a
+        body cut short (the connection closed mid-body, or the body trickled
+        past the timeout) is kept as far as it came and marked truncated, and
+        the attempt is judged by its status (a 2xx is delivered)."""
         assert self._session is not None, "HttpSender.start() was not called"
         started = time.perf_counter()
+        received = bytearray()
+        status = 0
+        retry_after: str | None = None
         try:
             url = self._url(req.url)
             async with self._session.request(
                 req.method, url, data=req.body, headers=req.headers, allow_redirects=False
             ) as resp:
-                raw = await resp.content.read(self._body_cap + 1)
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
+                complete = await self._read_body(resp, received)
         except AddressNotAllowed as exc:
             return self._failed(started, str(exc), retriable=False)
         except aiohttp.ClientConnectorError as exc:
@@ -105,17 +115,43 @@ class HttpSender:
                 return self._failed(started, str(exc.os_error), retriable=False)
             return self._failed(started, f"connection failed: {exc.os_error}")
         except TimeoutError:
+            if status:
+                return self._cut(started, status, received, retry_after)
             return self._failed(started, f"timeout after {self._timeout.total}s")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
+            if status:
+                return self._cut(started, status, received, retry_after)
             return self._failed(started, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
-        truncated = len(raw) > self._body_cap
         return AttemptResult(
             http_status=status,
             duration_ms=_ms_since(started),
-            body=raw[: self._body_cap].decode("utf-8", "replace"),
-            truncated=truncated,
+            body=bytes(received[: self._body_cap]).decode("utf-8", "replace"),
+            truncated=not complete,
+            retry_after=retry_after,
+        )
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, into: bytearray) -> bool:
+        """Read the body into ``into`` up to the cap; True when it ended
+        within the cap. ``content.read(n)`` returns what has arrived so far,
+        not n bytes, so one read of a trickled body would see only its start."""
+        while len(into) <= self._body_cap:
+            chunk = await resp.content.read(self._body_cap + 1 - len(into))
+            if not chunk:
+                return True
+            into += chunk
+        return False
+
+    def _cut(
+        self, started: float, status: int, received: bytearray, retry_after: str | None
+    ) -> AttemptResult:
+        # Not an error: the receiver answered; only its body is incomplete.
+        return AttemptResult(
+            http_status=status,
+            duration_ms=_ms_since(started),
+            body=bytes(received[: self._body_cap]).decode("utf-8", "replace"),
+            truncated=True,
             retry_after=retry_after,
         )
 

@@ -20,7 +20,7 @@ from eventnotify.signing import webhook_headers
 EVENT_ID_NAMESPACE = uuid.UUID("5f0b6a59-8a1f-4d8e-9a53-0c1b7e6c2d41")
 USER_AGENT = "eventnotify/0.1"
 # One encoder for every body: json.dumps builds a new one per call when given options.
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes

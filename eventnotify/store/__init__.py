@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 from eventnotify.settings import MongoSettings
@@ -71,10 +71,21 @@ def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
     )
 
 
+def write_concern(settings: MongoSettings) -> WriteConcern:
+    """The write concern of every eventnotify write (settings' ``w`` and ``j``)."""
+    w: int | str = settings.write_concern_w
+    if isinstance(w, str) and w.isdigit():
+        w = int(w)
+    return WriteConcern(w=w, j=settings.journal)
+
+
 def open_store(settings: MongoSettings, client: AsyncMongoClient[Document] | None = None) -> Store:
     """Build the repositories over ``settings.database`` (no I/O yet)."""
     client = client or make_client(settings)
-    db = client[settings.database]
+    # One write concern for every write: delivery log entries and parked
+    # deliveries gate offset commits, management writes are acknowledged to
+    # callers; none may be lost by a crash after it was acknowledged.
+    db = client.get_database(settings.database, write_concern=write_concern(settings))
     return Store(
         client=client,
         db=db,

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from eventnotify.domain import EventType
 from eventnotify.store.errors import storage_errors
+from eventnotify.text import brief
 
 Document = dict[str, Any]
 COLLECTION = "event_types"
@@ -34,7 +35,9 @@ def to_doc(org_id: int, et: EventType) -> Document:
         "standard": et.standard,
         "description": et.description,
         "category": et.category,
-        "schema_json": json.dumps(et.schema) if et.schema is not None and not et.standard else None,
+        "schema_json": json.dumps(et.schema, allow_nan=False)
+        if et.schema is not None and not et.standard
+        else None,
     }
 
 
@@ -74,7 +77,7 @@ class EventTypeRepository:
 
     async def insert(self, org_id: int, et: EventType) -> None:
         """Create a custom event; AlreadyExists when the org has one by that name."""
-        with storage_errors(f"event type {et.name!r} already exists"):
+        with storage_errors(f"event type {brief(et.name)} already exists"):
             await self._coll.insert_one(to_doc(org_id, et))
 
     async def save(self, org_id: int, et: EventType) -> None:

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from eventnotify.domain import Actor, CircuitState, SigningSecret, Webhook, WebhookType
 from eventnotify.store.errors import storage_errors
+from eventnotify.text import brief
 
 Document = dict[str, Any]
 COLLECTION = "webhooks"
@@ -127,7 +128,7 @@ class WebhookRepository:
 
     async def insert(self, hook: Webhook) -> None:
         """Insert a new webhook; AlreadyExists when its name is taken in the org."""
-        with storage_errors(f"a webhook named {hook.name!r} already exists"):
+        with storage_errors(f"a webhook named {brief(hook.name)} already exists"):
             await self._coll.insert_one(to_doc(hook))
 
     async def get(self, org_id: int, web_hook_id: str) -> Webhook | None:
@@ -186,7 +187,7 @@ class WebhookRepository:
 
     async def replace(self, hook: Webhook) -> None:
         """Store a changed webhook; AlreadyExists when the new name is taken."""
-        with storage_errors(f"a webhook named {hook.name!r} already exists"):
+        with storage_errors(f"a webhook named {brief(hook.name)} already exists"):
             await self._coll.replace_one(
                 {"_id": ObjectId(hook.web_hook_id), "org_id": hook.org_id}, to_doc(hook)
             )

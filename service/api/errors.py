@@ -21,6 +21,7 @@ from grpc_status import rpc_status
 from eventnotify import errors
 
 DOMAIN = "eventnotify.io"
+MAX_MESSAGE = 2000  # characters of a status message (it travels in metadata)
 
 _CODES: tuple[tuple[type[Exception], Any], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -59,12 +60,36 @@ def _pack(message: Any) -> Any:
     return packed
 
 
+# Details travel in trailing metadata, which clients cap (8-16 KiB by
+# default): past this budget, violations are summarised in one more entry.
+DETAILS_BUDGET = 6000
+
+
+def _bad_request(violations: list[errors.FieldViolation]) -> Any:
+    out = error_details_pb2.BadRequest()
+    size = 0
+    for i, v in enumerate(violations):
+        entry = error_details_pb2.BadRequest.FieldViolation(
+            field=v.field[:200],
+            description=v.description[:300],
+            reason=getattr(v, "reason", "") or "",
+        )
+        size += entry.ByteSize()
+        if size > DETAILS_BUDGET:
+            out.field_violations.add(
+                field="", description=f"{len(violations) - i} more violations not shown"
+            )
+            break
+        out.field_violations.append(entry)
+    return out
+
+
 def to_rpc_status(exc: BaseException, request_id: str) -> RpcStatus:
     """The status (with details and the request id in trailing metadata) of ``exc``."""
     code = status_code(exc)
     details: list[Any] = []
     if isinstance(exc, errors.DomainError):
-        message = exc.message
+        message = exc.message[:MAX_MESSAGE]
         metadata: dict[str, str] = {}
         number = getattr(exc, "code", None)
         if number is not None:
@@ -73,23 +98,11 @@ def to_rpc_status(exc: BaseException, request_id: str) -> RpcStatus:
             _pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata))
         )
         if isinstance(exc, errors.InvalidArgument) and exc.violations:
-            details.append(
-                _pack(
-                    error_details_pb2.BadRequest(
-                        field_violations=[
-                            error_details_pb2.BadRequest.FieldViolation(
-                                field=v.field,
-                                description=v.description,
-                                reason=getattr(v, "reason", "") or "",
-                            )
-                            for v in exc.violations
-                        ]
-                    )
-                )
-            )
-        if isinstance(exc, errors.ResourceExhausted):
+            details.append(_pack(_bad_request(exc.violations)))
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, errors.ResourceExhausted | errors.Unavailable) and retry_after:
             delay = duration_pb2.Duration()
-            delay.FromMilliseconds(max(1, math.ceil(exc.retry_after * 1000)))
+            delay.FromMilliseconds(max(1, math.ceil(retry_after * 1000)))
             details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     elif isinstance(exc, NotImplementedError):
         message = "method not implemented"

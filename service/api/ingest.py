@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventnotify.envelope import from_proto
 from eventnotify.store import Store
 from eventnotify.v1 import ingest_pb2, ingest_pb2_grpc
+from service import convert
 from service.api.interceptors import current_caller
 from service.core import ingest as core
 from service.core.ingest import EventSink
@@ -30,7 +30,7 @@ class IngestServicer(ingest_pb2_grpc.EventIngestServiceServicer):  # type: ignor
             self._sink,
             self._store.event_types,
             current_caller(),
-            [from_proto(request.event)],
+            [convert.event_from_proto(request.event, "event")],
             batch=False,
         )
         return _response(published)
@@ -40,7 +40,7 @@ class IngestServicer(ingest_pb2_grpc.EventIngestServiceServicer):  # type: ignor
             self._sink,
             self._store.event_types,
             current_caller(),
-            [from_proto(e) for e in request.events],
+            [convert.event_from_proto(e, f"events[{i}]") for i, e in enumerate(request.events)],
             batch=True,
         )
         return ingest_pb2.PublishEventsResponse(results=[_response(p) for p in published])

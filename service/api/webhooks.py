@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.errors import Unavailable
 from eventnotify.store import Store
 from eventnotify.timefmt import format_ts
@@ -18,14 +19,20 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[
     """Manage an org's webhooks. SendTestEvent needs ``test_senders``; without
     them it is answered UNAVAILABLE."""
 
-    def __init__(self, store: Store, test_senders: TestSenders | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        test_senders: TestSenders | None = None,
+        address_policy: AddressPolicy | None = None,
+    ) -> None:
         self._store = store
         self._test_senders = test_senders
+        self._policy = address_policy
 
     async def CreateWebhook(self, request: Any, context: Any) -> Any:
         changes = convert.webhook_changes(request.webhook)
         hook, secret = await core.create_webhook(
-            self._store.webhooks, self._store.event_types, current_caller(), changes
+            self._store.webhooks, self._store.event_types, current_caller(), changes, self._policy
         )
         return webhook_pb2.CreateWebhookResponse(
             webhook=convert.webhook_to_proto(hook), signing_secret=secret
@@ -57,6 +64,7 @@ class WebhookServicer(webhook_pb2_grpc.WebhookServiceServicer):  # type: ignore[
             current_caller(),
             request.webhook.web_hook_id,
             changes,
+            self._policy,
         )
         return convert.webhook_to_proto(hook)
 

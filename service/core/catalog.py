@@ -12,6 +12,7 @@ from eventnotify.catalog.standard import STANDARD_EVENTS
 from eventnotify.domain import Caller, EventType
 from eventnotify.errors import NotFound
 from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.text import brief
 from service.core.names import closest
 from service.core.validation import Violation, raise_if_any
 
@@ -52,14 +53,14 @@ async def get_event_type(repo: EventTypeRepository, org_id: int, name: str) -> E
         known = [*STANDARD_EVENTS, *(et.name for et in await repo.list_for_org(org_id))]
         guess = closest(name, known)
         hint = f" (did you mean {guess!r}?)" if guess else ""
-        raise NotFound(f"event {name!r} does not exist{hint}", reason="EVENT_TYPE_NOT_FOUND")
+        raise NotFound(f"event {brief(name)} does not exist{hint}", reason="EVENT_TYPE_NOT_FOUND")
     return doc
 
 
 def _schema_violations(schema: object, path: str) -> list[Violation]:
     if schema is None:
         return [Violation(path, "a JSON Schema is required", "SCHEMA_REQUIRED")]
-    if len(json.dumps(schema, separators=(",", ":"))) > MAX_SCHEMA_BYTES:
+    if len(json.dumps(schema, separators=(",", ":"), allow_nan=False)) > MAX_SCHEMA_BYTES:
         return [Violation(path, f"at most {MAX_SCHEMA_BYTES} bytes", "SCHEMA_TOO_LARGE")]
     return [Violation(path, problem, "SCHEMA_INVALID") for problem in check_schema(schema)]
 

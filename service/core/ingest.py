@@ -27,17 +27,18 @@ from typing import Protocol
 
 from eventnotify.catalog.schemas import validate_data
 from eventnotify.domain import Caller, EventType
-from eventnotify.envelope import MAX_EVENT_ID, SourceEvent
+from eventnotify.envelope import SourceEvent, encode
 from eventnotify.errors import Unavailable
+from eventnotify.limits import EVENT_STRING_LIMITS, MAX_EVENT_BYTES, MAX_REF_ID
 from eventnotify.producer import Position
 from eventnotify.store.event_types import EventTypeRepository
+from eventnotify.text import brief
 from eventnotify.timefmt import to_epoch_ms, utcnow
 from service.core.catalog import list_event_types
 from service.core.names import unknown_event
 from service.core.validation import Violation, raise_if_any
 
 MAX_BATCH = 500
-MAX_REF_ID = 256
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _event_violations(
         v.append(
             Violation(
                 f"{path}.event_name",
-                f"event {event.event_name!r} is inactive for this org",
+                f"event {brief(event.event_name)} is inactive for this org",
                 "EVENT_NAME_INACTIVE",
             )
         )
@@ -95,9 +96,16 @@ def _event_violations(
         )
     elif len(event.ref_id) > MAX_REF_ID:
         v.append(Violation(f"{path}.ref_id", f"at most {MAX_REF_ID} characters", "REF_ID_TOO_LONG"))
-    if len(event.event_id) > MAX_EVENT_ID:
+    for name, limit in EVENT_STRING_LIMITS.items():
+        if name != "ref_id" and len(getattr(event, name)) > limit:
+            v.append(Violation(f"{path}.{name}", f"at most {limit} characters", "TOO_LONG"))
+    size = len(encode(event)[0])
+    if size > MAX_EVENT_BYTES:
+        # Kafka would refuse it with an error that reads as retriable.
         v.append(
-            Violation(f"{path}.event_id", f"at most {MAX_EVENT_ID} characters", "EVENT_ID_TOO_LONG")
+            Violation(
+                path, f"encoded event is {size} bytes; at most {MAX_EVENT_BYTES}", "EVENT_TOO_LARGE"
+            )
         )
     if event.created_at_ms < 0:
         v.append(

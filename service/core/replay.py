@@ -15,6 +15,7 @@ from eventnotify.errors import FailedPrecondition, FieldViolation, InvalidArgume
 from eventnotify.store import Store
 from eventnotify.store.logs import LogFilter, LogSort
 from eventnotify.store.parked import ParkedDelivery
+from eventnotify.text import brief
 from eventnotify.timefmt import parse_ts, utcnow
 
 RECOVER_PAGE = 500
@@ -70,7 +71,7 @@ async def resend(store: Store, caller: Caller, event_id: str) -> str:
     """Schedule one delivery again now; returns its (unchanged) eventId."""
     entry = await store.logs.get(caller.org_id, event_id)
     if entry is None:
-        raise NotFound(f"no delivery with eventId {event_id!r}", reason="EVENT_LOG_NOT_FOUND")
+        raise NotFound(f"no delivery with eventId {brief(event_id)}", reason="EVENT_LOG_NOT_FOUND")
     if entry.status is DeliveryStatus.DEAD_LETTERED:
         raise FailedPrecondition(
             "a dead-lettered record cannot be resent: publish a corrected event",

@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.domain import WebhookType
 from eventnotify.errors import FieldViolation, InvalidArgument
+from eventnotify.text import brief
 from service.core.names import unknown_event
 
 # The original system's numeric codes, where it documents one.
@@ -29,6 +31,9 @@ MAX_CONNECTIONS = 1000
 SLA_DEFAULT = 3600
 SLA_MIN, SLA_MAX = 1, 7 * 24 * 3600
 RETRIES_MIN, RETRIES_MAX = 0, 100
+# The status message travels in gRPC metadata (size-limited): it names the
+# first few violations; the BadRequest details carry the rest.
+MESSAGE_VIOLATIONS = 5
 METHODS = frozenset({"POST", "PUT", "PATCH", "GET", "DELETE"})
 
 # RFC 7230 "token": the characters a header field name may use.
@@ -69,8 +74,11 @@ def raise_if_any(violations: list[Violation], message: str) -> None:
     if not violations:
         return
     first = violations[0]
+    shown = "; ".join(f"{v.field}: {v.description}" for v in violations[:MESSAGE_VIOLATIONS])
+    if len(violations) > MESSAGE_VIOLATIONS:
+        shown += f"; and {len(violations) - MESSAGE_VIOLATIONS} more (see the details)"
     raise InvalidArgument(
-        message + ": " + "; ".join(f"{v.field}: {v.description}" for v in violations),
+        message + ": " + shown,
         violations=list(violations),
         reason=first.reason,
         code=first.code,
@@ -93,17 +101,22 @@ class WebhookDraft:
 
 
 def validate_webhook(
-    draft: WebhookDraft, catalog: Mapping[str, bool], new_event_names: Iterable[str]
+    draft: WebhookDraft,
+    catalog: Mapping[str, bool],
+    new_event_names: Iterable[str],
+    policy: AddressPolicy | None = None,
 ) -> None:
     """Check every rule; ``catalog`` maps the org's event names to their
     active flag and ``new_event_names`` are the names to check against it
     (on update, only names being added: a webhook subscribed to an event that
-    was later deactivated can still be edited)."""
+    was later deactivated can still be edited). With ``policy``, a URL whose
+    host is an IP literal outside its allow-list is refused here, not at the
+    first delivery (names are checked when resolved, at connect time)."""
     v: list[Violation] = []
     v += _event_names(draft.event_names, catalog, set(new_event_names))
     v += _max_connections(draft.max_allowed_connections)
     v += _name(draft.name)
-    v += _url(draft.url, draft.type)
+    v += _url(draft.url, draft.type, policy)
     if draft.method not in METHODS:
         v.append(Violation("webhook.method_type", "unsupported method", "METHOD_INVALID"))
     v += _headers(draft.headers)
@@ -144,7 +157,7 @@ def _event_names(names: list[str], catalog: Mapping[str, bool], new: set[str]) -
         if name not in catalog:
             out.append(Violation(path, unknown_event(name, catalog), "EVENT_NAME_UNKNOWN"))
         elif not catalog[name]:
-            out.append(Violation(path, f"event {name!r} is inactive", "EVENT_NAME_INACTIVE"))
+            out.append(Violation(path, f"event {brief(name)} is inactive", "EVENT_NAME_INACTIVE"))
     return out
 
 
@@ -181,7 +194,7 @@ def _name(name: str) -> list[Violation]:
     return []
 
 
-def _url(url: str, kind: WebhookType) -> list[Violation]:
+def _url(url: str, kind: WebhookType, policy: AddressPolicy | None = None) -> list[Violation]:
     path = "webhook.web_hook_url"
     if not url:
         return [Violation(path, "a URL (or, for QUEUE, a topic) is required", "URL_REQUIRED")]
@@ -201,6 +214,9 @@ def _url(url: str, kind: WebhookType) -> list[Violation]:
         return invalid
     if any(c.isspace() for c in url):
         return invalid
+    problem = policy.literal_problem(parts.hostname) if policy else ""
+    if problem:
+        return [Violation(path, problem, "URL_ADDRESS_NOT_ALLOWED")]
     return []
 
 
@@ -220,7 +236,7 @@ def _headers(headers: Mapping[str, str]) -> list[Violation]:
             )
         )
     for name, value in headers.items():
-        path = f"webhook.web_hook_headers[{name!r}]"
+        path = f"webhook.web_hook_headers[{brief(name)}]"
         lowered = name.lower()
         if not _TOKEN.match(name):
             out.append(Violation(path, "not a valid header name", "HEADER_NAME_INVALID"))

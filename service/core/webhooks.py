@@ -12,6 +12,7 @@ from datetime import timedelta
 from bson import ObjectId
 
 from eventnotify import signing
+from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.delivery.entries import WEBHOOK_DELETED
 from eventnotify.domain import Caller, SigningSecret, Webhook, WebhookType
 from eventnotify.errors import InvalidArgument, NotFound
@@ -85,8 +86,10 @@ async def create_webhook(
     event_types: EventTypeRepository,
     caller: Caller,
     c: WebhookChanges,
+    policy: AddressPolicy | None = None,
 ) -> tuple[Webhook, str]:
-    """Validate and store a new webhook; returns it and its signing secret."""
+    """Validate and store a new webhook; returns it and its signing secret.
+    ``policy`` refuses URLs naming a private IP literal."""
     now = utcnow()
     secret = signing.new_secret()
     hook = Webhook(
@@ -111,7 +114,7 @@ async def create_webhook(
         secrets=[SigningSecret(secret, now)],
     )
     catalog = await event_catalog(event_types, caller.org_id)
-    validate_webhook(_draft(hook, c.max_allowed_connections), catalog, hook.event_names)
+    validate_webhook(_draft(hook, c.max_allowed_connections), catalog, hook.event_names, policy)
     await webhooks.insert(hook)
     return hook, secret
 
@@ -186,8 +189,9 @@ async def update_webhook(
     caller: Caller,
     web_hook_id: str,
     c: WebhookChanges,
+    policy: AddressPolicy | None = None,
 ) -> Webhook:
-    """Apply the given changes and re-validate the result."""
+    """Apply the given changes and re-validate the result (``policy`` as on create)."""
     hook = await get_webhook(webhooks, caller, web_hook_id)
     if c.consumer_group_id is not None and c.consumer_group_id != hook.consumer_group_id:
         raise InvalidArgument(
@@ -222,7 +226,7 @@ async def update_webhook(
         changed.deactivation_reason = ""
     catalog = await event_catalog(event_types, caller.org_id)
     added = [n for n in changed.event_names if n not in old_names]
-    validate_webhook(_draft(changed, changed.max_allowed_connections), catalog, added)
+    validate_webhook(_draft(changed, changed.max_allowed_connections), catalog, added, policy)
     changed.last_updated_on = utcnow()
     changed.last_updated_by = caller.actor
     await webhooks.replace(changed)
