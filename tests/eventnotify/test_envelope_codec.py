@@ -71,7 +71,7 @@ def test_content_type_parameters_are_ignored() -> None:
 
 def test_event_id_of_exactly_the_maximum_length_is_accepted() -> None:
     assert len(decode(_json(eventId="x" * 128), None, 1).event_id) == 128
-    with pytest.raises(EnvelopeError, match=r"^eventId longer than 128 characters$"):
+    with pytest.raises(EnvelopeError, match=r"^event_id longer than 128 characters$"):
         decode(_json(eventId="x" * 129), None, 1)
 
 
