@@ -164,6 +164,22 @@ class DispatcherSettings:
     scheduler_concurrency: int = setting(
         "EVENTNOTIFY_SCHEDULER_CONCURRENCY", 64, "Parked deliveries re-sent at once."
     )
+    group_id: str = setting(
+        "EVENTNOTIFY_DISPATCHER_GROUP_ID",
+        "",
+        "Kafka consumer group shared by every dispatcher process of a deployment "
+        "(empty = the topic prefix followed by 'eventnotify-dispatcher').",
+    )
+    fetch_max_wait_ms: int = setting(
+        "EVENTNOTIFY_FETCH_MAX_WAIT_MS",
+        20,
+        "Longest time the broker may hold the shared consumer's fetch (lower = less latency).",
+    )
+    catchup_readers: int = setting(
+        "EVENTNOTIFY_CATCHUP_READERS",
+        8,
+        "Detached webhooks caught up at once in one process (each uses one Kafka reader).",
+    )
 
 
 @dataclass(frozen=True)
