@@ -304,9 +304,14 @@ class SharedIntake:
         for tp, start in starts.items():
             self._next[tp] = start
             for rt in self._subscribers_of_topic(tp.topic):
-                if rt.dynamic and self._positions.get(tp, rt.hook.web_hook_id) is None:
+                hook_id = rt.hook.web_hook_id
+                if (
+                    rt.dynamic
+                    and self._positions.get(tp, hook_id) is None
+                    and not self._positions.known_live(tp, hook_id)
+                ):
                     # Created or reactivated while we run: from its own start.
-                    self._positions.detach(tp, rt.hook.web_hook_id, None, rt.since_ms)
+                    self._positions.detach(tp, hook_id, None, rt.since_ms)
         if self._paused:
             consumer.pause(*assigned)
 

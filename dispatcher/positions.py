@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from eventnotify.store.positions import PositionRepository, WebhookPosition, position_key
+from eventnotify.store.positions import PositionRepository, WebhookPosition
+
+LIVE = -1  # stored offset of a webhook merged back into the shared stream
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Positions:
         self._writes: dict[str, WebhookPosition] = {}
         self._removals: set[str] = set()
         self._generation = 0
+        # (partition, webhook) pairs stored as merged back: live, not new.
+        self._live: set[tuple[TopicPartition, str]] = set()
 
     def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
         part = self._by_tp.get(tp)
@@ -80,10 +84,15 @@ class Positions:
             part.pop(hook_id, None)
 
     def release(self, tp: TopicPartition, hook_id: str) -> None:
-        """Every outcome before the attach point is recorded: drop the stored position."""
-        key = position_key(self.group_id, hook_id, tp.topic, tp.partition)
-        self._writes.pop(key, None)
-        self._removals.add(key)
+        """Every outcome before the attach point is recorded: store the webhook
+        as live on ``tp`` (offset -1), so a process that takes the partition
+        over serves it from the shared group's position instead of treating it
+        as new."""
+        self._live.add((tp, hook_id))
+        self.persist(tp, hook_id, LIVE)
+
+    def known_live(self, tp: TopicPartition, hook_id: str) -> bool:
+        return (tp, hook_id) in self._live
 
     def unresolved(self) -> list[tuple[TopicPartition, str, Detached]]:
         return [
@@ -113,10 +122,12 @@ class Positions:
         """Revoked: another process owns these partitions (what we stored is theirs)."""
         for tp in tps:
             self._by_tp.pop(tp, None)
+        self._live = {(tp, h) for tp, h in self._live if tp not in tps}
 
     def forget_webhook(self, hook_id: str) -> None:
         for part in self._by_tp.values():
             part.pop(hook_id, None)
+        self._live = {(tp, h) for tp, h in self._live if h != hook_id}
         for key in [k for k, p in self._writes.items() if p.web_hook_id == hook_id]:
             del self._writes[key]
 
@@ -143,5 +154,8 @@ class Positions:
         stored = await self._repo.load(self.group_id, [(tp.topic, tp.partition) for tp in tps])
         for p in stored:
             tp = TopicPartition(p.topic, p.partition)
+            if p.offset == LIVE:
+                self._live.add((tp, p.web_hook_id))
+                continue
             self._generation += 1
             self._by_tp.setdefault(tp, {})[p.web_hook_id] = Detached(p.offset, 0, self._generation)
