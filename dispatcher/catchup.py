@@ -196,7 +196,6 @@ class CatchUp:
                             continue
                         if not rt.circuit.allows_traffic:
                             break
-                        log.warning()
                         wm = tracker.add(tp, msg.offset)
                         d.offset = msg.offset + 1
                         self._fanout.handle(
