@@ -291,18 +291,25 @@ class SharedIntake:
         consumer = self._consumer
         if consumer is None or not assigned:
             return
+        # The client may fetch for new partitions while this callback awaits:
+        # hold them until we know who is detached where and the merge points.
+        consumer.pause(*assigned)
+        try:
+            await self._prepare(consumer, assigned)
+        finally:
+            if not self._paused:
+                consumer.resume(*assigned)
+
+    async def _prepare(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         try:
             await self._positions.load(assigned)
         except Exception as exc:
             log.warning("could not load webhook positions: %s", exc)
-        starts: dict[TopicPartition, int] = {}
         for tp in assigned:
             committed = await consumer.committed(tp)
             if committed is None:
                 committed = (await consumer.beginning_offsets([tp]))[tp]
-            starts[tp] = committed
-        for tp, start in starts.items():
-            self._next[tp] = start
+            self._next[tp] = committed
             for rt in self._subscribers_of_topic(tp.topic):
                 hook_id = rt.hook.web_hook_id
                 if (
@@ -312,8 +319,6 @@ class SharedIntake:
                 ):
                     # Created or reactivated while we run: from its own start.
                     self._positions.detach(tp, hook_id, None, rt.since_ms)
-        if self._paused:
-            consumer.pause(*assigned)
 
     async def _drain(self, consumer: AIOKafkaConsumer) -> None:
         """Finish in-flight deliveries (bounded), commit, leave the group."""
