@@ -134,6 +134,9 @@ class Fanout:
             return _Checked(None, "undecodable record: nested too deeply")
         except Exception as exc:  # EnvelopeError, or anything a hostile record provokes
             return _Checked(None, _short(exc))
+        unsafe = unsafe_data(event.data)
+        if unsafe:
+            return _Checked(event, unsafe)
         if tp.topic != topic_for(self._prefix, event.event_name):
             return _Checked(
                 event, f"eventName {event.event_name!r} does not belong on topic {tp.topic!r}"
@@ -242,7 +245,10 @@ class Fanout:
                 kafka_position=position,
             )
         outcome.apply(entry, outcome.dead_lettered(reason, utcnow()))
-        log.warning("dead-lettered %s: %s", position, reason, extra=_extra(rt))
+        extra = _extra(rt) | {"event_id": entry.event_id}
+        if entry.request_id:
+            extra["request_id"] = entry.request_id
+        log.warning("dead-lettered %s: %s", position, reason, extra=extra)
         if rt.metrics is not None:
             rt.metrics.finished(DeliveryStatus.DEAD_LETTERED, None, False)
         rt.backlog += 1
@@ -274,6 +280,45 @@ class Fanout:
             return self._of_name(name)
         except Exception:
             return ()
+
+
+# Limits on an event's ``data`` checked before anything else looks at it: no
+# receiver can use more, and a hostile record must not cost more than this.
+MAX_DATA_DEPTH = 64
+MAX_DATA_CHARS = 512 * 1024
+
+
+def unsafe_data(data: object) -> str:
+    """Why ``data`` cannot be delivered as JSON (empty when it can): not an
+    object, nested deeper than MAX_DATA_DEPTH, larger than MAX_DATA_CHARS of
+    keys and strings, NaN or Infinity, or a value JSON has no type for.
+    Iterative, so depth costs no stack."""
+    if not isinstance(data, dict):
+        return f"data is not an object ({type(data).__name__})"
+    stack: list[tuple[object, int]] = [(data, 1)]
+    chars = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            return f"data nested deeper than {MAX_DATA_DEPTH} levels"
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    return "data has a non-string key"
+                chars += len(k)
+                stack.append((v, depth + 1))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            chars += len(node)
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                return "data holds NaN or Infinity, which JSON cannot carry"
+        elif node is not None and not isinstance(node, bool | int):
+            return f"data holds a {type(node).__name__}, which JSON cannot carry"
+        if chars > MAX_DATA_CHARS:
+            return f"data larger than {MAX_DATA_CHARS} characters"
+    return ""
 
 
 def _position(tp: TopicPartition, msg: Any) -> str:

@@ -294,6 +294,7 @@ class SharedIntake:
         # The client may fetch for new partitions while this callback awaits:
         # hold them until we know who is detached where and the merge points.
         consumer.pause(*assigned)
+        log.info("consuming %s", ",".join(sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)))
         try:
             await self._prepare(consumer, assigned)
         finally:
