@@ -119,6 +119,7 @@ class Dispatcher:
             self.owner,
             self.metrics,
             on_rewind=self.catchup.restart,
+            drop_retired=lambda ids: self.scheduler.drop_retired(ids),
         )
         index_ref.append(self.supervisor)
         self.scheduler = RetryScheduler(
@@ -127,6 +128,7 @@ class Dispatcher:
             self.deliverer,
             self.recorder,
             self.fetcher,
+            self.store.webhooks,
             lambda: self.supervisor.runtimes,
             self.owner,
             d.scheduler_concurrency,

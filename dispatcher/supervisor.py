@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka import TopicPartition
 
@@ -77,6 +77,7 @@ class Supervisor:
         owner: str,
         metrics: DispatcherMetrics | None = None,
         on_rewind: Callable[[str], None] | None = None,
+        drop_retired: Callable[[set[str]], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -86,6 +87,7 @@ class Supervisor:
         self._positions = positions
         self._owner = owner
         self._on_rewind = on_rewind
+        self._drop_retired = drop_retired
         self.index = WebhookIndex()
         self.runtimes: dict[str, WebhookRuntime] = {}
         self._inactive: set[str] = set()
@@ -149,6 +151,8 @@ class Supervisor:
             self._intake.set_topics({topic_for(prefix, n) for n in self.index.names()})
         await self._store_circuits()
         await self._apply_rewinds()
+        if self._drop_retired is not None:
+            await self._drop_retired(set(self.runtimes))
 
     def _add(self, hook: Webhook) -> None:
         d = self._settings.dispatcher

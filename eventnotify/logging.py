@@ -60,9 +60,46 @@ def configure_logging(level: str = "INFO") -> None:
     """Send every logger's records to stderr as JSON lines at ``level``."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiokafka and pymongo are chatty at INFO about routine reconnects.
     for noisy in ("aiokafka", "pymongo"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class RepeatFilter(logging.Filter):
+    """Collapses the client libraries' error floods while a server is down.
+
+    aiokafka logs the same connection error many times a second per client
+    while Kafka is unreachable. A warning or error from ``aiokafka`` passes
+    the first time its message template is seen (a state change); repeats
+    within ``window`` seconds are counted instead, and one repeat per
+    ``window`` passes carrying the count (the periodic summary). Other
+    loggers are untouched.
+    """
+
+    def __init__(self, window: float = 60.0, prefixes: tuple[str, ...] = ("aiokafka",)) -> None:
+        super().__init__()
+        self._window = window
+        self._prefixes = prefixes
+        self._last: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.name.startswith(self._prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = record.created
+        last = self._last.get(key)
+        if last is not None and now - last < self._window:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        repeats = self._suppressed.pop(key, 0)
+        if repeats:
+            record.msg = (
+                f"{record.msg} [repeated {repeats} more times in the last {self._window:.0f} s]"
+            )
+        return True
