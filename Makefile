@@ -89,6 +89,10 @@ bench: install
 bench-api: install
 	$(PY) -m bench.api
 
+## Scale benchmark: 10,000 webhooks in one dispatcher (idle cost, new webhook, fan-out, latency, isolation).
+bench-scale: install
+	$(PY) -m bench.scale $(ARGS)
+
 ## Remove virtualenvs, local state and generated code.
 clean:
 	rm -rf $(VENV) $(VENV312) $(MONGO_VENV) .eventnotify build dist
