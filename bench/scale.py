@@ -62,7 +62,6 @@ from tests.support.receiver import Receiver, Reply
 NAMES = [n for n, e in STANDARD_EVENTS.items() if e.schema is not None][:20]
 EXTRA = [n for n, e in STANDARD_EVENTS.items() if e.schema is not None][20:30]
 TICK = os.sysconf("SC_CLK_TCK")
-FETCH_WAIT_MS = 10
 
 
 @dataclass
@@ -75,6 +74,8 @@ class Config:
     rate: float = 200.0
     paced_seconds: float = 10.0
     iso_webhooks: int = 1_000
+    fetch_wait_ms: int = 10
+    refresh_seconds: float = 1.0
 
 
 @dataclass
@@ -217,7 +218,8 @@ class Bench:
             self.database,
             self.stack.kafka_bootstrap,
             self.prefix,
-            EVENTNOTIFY_FETCH_MAX_WAIT_MS=str(FETCH_WAIT_MS),
+            EVENTNOTIFY_FETCH_MAX_WAIT_MS=str(self.cfg.fetch_wait_ms),
+            EVENTNOTIFY_REFRESH_SECONDS=str(self.cfg.refresh_seconds),
             EVENTNOTIFY_LOG_LEVEL="WARNING",
             LOG_LEVEL="WARNING",
         )
@@ -314,7 +316,7 @@ class Bench:
         ]
         floor = await self.bare_floor(n)
         self.report.add(
-            f"created -> received at {self.cfg.rate:.0f}/s (fetch_max_wait_ms {FETCH_WAIT_MS})",
+            f"created -> received at {self.cfg.rate:.0f}/s (fetch_max_wait_ms {self.cfg.fetch_wait_ms})",
             f"p50 {pct(lat, 0.5) * 1000:.1f} ms, p99 {pct(lat, 0.99) * 1000:.1f} ms; "
             f"bare produce->consume p50 {pct(floor, 0.5) * 1000:.1f} ms, "
             f"p99 {pct(floor, 0.99) * 1000:.1f} ms",
@@ -328,7 +330,7 @@ class Bench:
             bootstrap_servers=self.stack.kafka_bootstrap,
             group_id=f"floor-{uuid.uuid4().hex[:6]}",
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_WAIT_MS,
+            fetch_max_wait_ms=self.cfg.fetch_wait_ms,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap, linger_ms=1)
         await producer.start()
@@ -440,9 +442,18 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=Config.samples)
     p.add_argument("--iso-webhooks", type=int, default=Config.iso_webhooks)
     p.add_argument("--rate", type=float, default=Config.rate)
+    p.add_argument("--fetch-wait-ms", type=int, default=Config.fetch_wait_ms)
+    p.add_argument("--refresh-seconds", type=float, default=Config.refresh_seconds)
     p.add_argument("--phases", default="idle,new,fanout,latency,isolation")
     a = p.parse_args()
-    cfg = Config(webhooks=a.webhooks, samples=a.samples, iso_webhooks=a.iso_webhooks, rate=a.rate)
+    cfg = Config(
+        webhooks=a.webhooks,
+        samples=a.samples,
+        iso_webhooks=a.iso_webhooks,
+        rate=a.rate,
+        fetch_wait_ms=a.fetch_wait_ms,
+        refresh_seconds=a.refresh_seconds,
+    )
     print(f"bench-scale: {cfg}", flush=True)
     started = time.monotonic()
     report = asyncio.run(run(cfg, set(a.phases.split(","))))

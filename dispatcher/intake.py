@@ -36,6 +36,9 @@ MAX_RECORDS = 500
 COMMIT_INTERVAL = 0.1
 # Missing topics (a broker that lost its data) are looked for this often.
 TOPIC_CHECK_SECONDS = 10.0
+# After this long without records the intake fetches in short bursts.
+IDLE_AFTER_SECONDS = 1.0
+IDLE_PAUSE_SECONDS = 0.1
 # Records handed out but not recorded, over all webhooks, before fetching waits.
 MAX_OPEN_RECORDS = 20_000
 
@@ -75,6 +78,7 @@ class SharedIntake:
         # exact point where a catching-up webhook merges back.
         self._next: dict[TopicPartition, int] = {}
         self._progress = asyncio.Event()
+        self._last_record = 0.0
 
     # -- what other components ask -------------------------------------------
 
@@ -171,18 +175,42 @@ class SharedIntake:
                 await asyncio.wait_for(self._progress.wait(), POLL_MS / 1000)
             await self._commit(consumer)
             return
+        timeout_ms = POLL_MS
+        if not self._paused and time.monotonic() - self._last_record >= IDLE_AFTER_SECONDS:
+            timeout_ms = await self._idle_pause(consumer)
         try:
-            batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+            batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=MAX_RECORDS)
         except KafkaError as exc:  # the client reconnects by itself; keep looping
             log.warning("fetch failed: %s", exc)
             await asyncio.sleep(0.5)
             return
+        if batch:
+            self._last_record = time.monotonic()
         for tp, messages in batch.items():
             for msg in messages:
                 self._next[tp] = msg.offset + 1
                 wm = self._tracker.add(tp, msg.offset)
                 self._fanout.handle(tp, msg, RecordDone(self._done(wm, msg.offset)))
         await self._commit(consumer)
+
+    async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
+        """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
+        then fetch briefly. A short fetch_max_wait_ms keeps latency low under
+        load (the broker may hold each fetch that long), but fetching back to
+        back with it costs a round trip every few ms while nothing flows; this
+        caps idle fetching at a few per second, at the price of up to
+        IDLE_PAUSE_SECONDS on the first event after a quiet spell.
+        Returns the getmany timeout to use."""
+        assigned = list(consumer.assignment())
+        consumer.pause(*assigned)
+        try:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), IDLE_PAUSE_SECONDS)
+        finally:
+            if not self._paused:
+                consumer.resume(*assigned)
+        return 2 * self._settings.dispatcher.fetch_max_wait_ms + 20
 
     def _done(self, wm: PartitionWatermark, offset: int) -> Callable[[], None]:
         def done() -> None:

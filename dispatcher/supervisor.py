@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from aiokafka import TopicPartition
 
@@ -34,6 +35,12 @@ from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
+# Up to this many webhooks every refresh reads them all (cheap, and catches
+# deletions and raw edits at once). Above it, a refresh reads only webhooks
+# whose last_updated_on moved, and a full read runs every FULL_SYNC_SECONDS.
+FULL_SYNC_BELOW = 2_000
+FULL_SYNC_SECONDS = 30.0
+CHANGE_MARGIN = timedelta(seconds=5)
 
 
 class WebhookView:
@@ -92,6 +99,8 @@ class Supervisor:
         self.runtimes: dict[str, WebhookRuntime] = {}
         self._inactive: set[str] = set()
         self._loaded = False
+        self._last_full: datetime | None = None
+        self._last_look: datetime | None = None
         self._stopping = asyncio.Event()
         self._sync_lock = asyncio.Lock()
         self.synced = asyncio.Event()
@@ -127,13 +136,30 @@ class Supervisor:
 
     async def _sync(self) -> None:
         await self._catalog.refresh()
-        hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
+        started = utcnow()
+        full = (
+            self._last_full is None
+            or len(self.runtimes) < FULL_SYNC_BELOW
+            or (started - self._last_full).total_seconds() >= FULL_SYNC_SECONDS
+        )
         changed = False
-        for hook_id in list(self.runtimes):
-            hook = hooks.get(hook_id)
-            if hook is None or not hook.active:
-                await self._retire(hook_id, "deleted" if hook is None else "inactive")
-                changed = True
+        if full:
+            hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
+            for hook_id in list(self.runtimes):
+                hook = hooks.get(hook_id)
+                if hook is None or not hook.active:
+                    await self._retire(hook_id, "deleted" if hook is None else "inactive")
+                    changed = True
+        else:
+            # Many webhooks: read only what changed since the last look (with
+            # a margin for clock skew); deletions are found by the full read.
+            assert self._last_look is not None
+            since = self._last_look - CHANGE_MARGIN
+            hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_changed(since)}
+            for hook_id, hook in hooks.items():
+                if not hook.active and hook_id in self.runtimes:
+                    await self._retire(hook_id, "inactive")
+                    changed = True
         for hook in hooks.values():
             if not hook.active:
                 self._inactive.add(hook.web_hook_id)
@@ -145,13 +171,16 @@ class Supervisor:
             else:
                 changed |= self._update(current, hook)
         self._loaded = True
+        self._last_look = started
+        if full:
+            self._last_full = started
         if changed:
             self.index.rebuild(self.runtimes.values())
             prefix = self._settings.kafka.topic_prefix
             self._intake.set_topics({topic_for(prefix, n) for n in self.index.names()})
         await self._store_circuits()
         await self._apply_rewinds()
-        if self._drop_retired is not None:
+        if full and self._drop_retired is not None:
             await self._drop_retired(set(self.runtimes))
 
     def _add(self, hook: Webhook) -> None:
@@ -237,9 +266,7 @@ class Supervisor:
     async def _apply_rewinds(self) -> None:
         if not self.runtimes:
             return
-        orders = await self._store.orders.pending_rewinds(
-            self._owner, list(self.runtimes), utcnow()
-        )
+        orders = await self._store.orders.pending_rewinds(self._owner, None, utcnow())
         prefix = self._settings.kafka.topic_prefix
         for order in orders:
             rt = self.runtimes.get(order.web_hook_id)
