@@ -104,7 +104,10 @@ class Fanout:
             if event is None:
                 targets = self._of_name(name) if only is None else [only]
             else:
-                targets = self._subscribers(event.org_id, name) if only is None else [only]
+                targets = self._subscribers(event.org_id, name)
+                if only is not None:
+                    # A catching-up webhook gets only its own org's events.
+                    targets = [only] if any(rt is only for rt in targets) else []
             for rt in targets:
                 if only is None and not self._admit(rt, tp, msg):
                     continue

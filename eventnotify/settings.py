@@ -136,7 +136,7 @@ class DispatcherSettings:
     circuit_failure_threshold: int = setting(
         "EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD",
         10,
-        "Consecutive failed attempts that open a webhook's circuit (pause its group).",
+        "Consecutive failed attempts that open a webhook's circuit (it detaches until a probe).",
     )
     circuit_base_cooldown_seconds: float = setting(
         "EVENTNOTIFY_CIRCUIT_COOLDOWN_SECONDS",
@@ -146,7 +146,7 @@ class DispatcherSettings:
     max_backlog_per_webhook: int = setting(
         "EVENTNOTIFY_MAX_BACKLOG_PER_WEBHOOK",
         1000,
-        "Fetched-but-unfinished events per webhook before its consumer pauses.",
+        "Handed-out-but-unrecorded events per webhook before it detaches from the shared stream.",
     )
     log_batch_size: int = setting(
         "EVENTNOTIFY_LOG_BATCH_SIZE", 500, "Most log entries written in one round trip."
