@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.intake import SharedIntake
-from dispatcher.offsets import OffsetTracker, PartitionWatermark
+from dispatcher.offsets import PartitionWatermark
 from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
@@ -138,7 +138,7 @@ class CatchUp:
             fetch_max_wait_ms=self._settings.dispatcher.fetch_max_wait_ms,
         )
         await consumer.start()
-        tracker = OffsetTracker()
+        tracker = self._positions.pending(hook_id)
         seen: dict[TopicPartition, int] = {}  # partition -> generation it was seeked for
         merged: set[TopicPartition] = set()  # attached, catch-up outcomes pending
         progress = asyncio.Event()
@@ -164,12 +164,14 @@ class CatchUp:
                     continue
                 if set(mine) != set(consumer.assignment()):
                     consumer.assign(sorted(mine))
-                    seen = {}
+                    for tp, d in mine.items():  # assign() forgets positions
+                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
                 for tp, d in mine.items():
                     if seen.get(tp) != d.generation:
+                        # A new detach or a rewind: start over from its position.
+                        # (Outcomes still pending keep their own watermark.)
                         consumer.seek(tp, d.offset)  # type: ignore[arg-type]
                         seen[tp] = d.generation
-                        tracker.forget([tp])
                 room = self._room(rt)
                 if room < 0:
                     return  # circuit open again or MongoDB down: stay detached
@@ -189,12 +191,20 @@ class CatchUp:
                     if got is None or seen.get(tp) != got.generation:
                         continue
                     d = got
+                    assert d.offset is not None
+                    if messages and messages[0].offset > d.offset:
+                        # The reader's position ran ahead of the webhook's
+                        # (records left unhanded below): read them again.
+                        consumer.seek(tp, d.offset)
+                        continue
                     for msg in messages:
                         if self._merge_if_caught_up(tp, hook_id, msg.offset, merged):
                             break
-                        if d.offset is not None and msg.offset < d.offset:
+                        if msg.offset < d.offset:
                             continue
                         if not rt.circuit.allows_traffic:
+                            # Stop handing; the rest of the batch is read again later.
+                            consumer.seek(tp, d.offset)
                             break
                         wm = tracker.add(tp, msg.offset)
                         d.offset = msg.offset + 1
@@ -209,8 +219,7 @@ class CatchUp:
                     last_persist = now
                     for tp, d in self._positions.of_webhook(hook_id).items():
                         if d.offset is not None:
-                            at = tracker.committable(tp)
-                            self._positions.persist(tp, hook_id, d.offset if at is None else at)
+                            self._positions.persist(tp, hook_id, d.offset)
         finally:
             await consumer.stop()
 

@@ -36,6 +36,7 @@ MAX_RECORDS = 500
 COMMIT_INTERVAL = 0.1
 # Missing topics (a broker that lost its data) are looked for this often.
 TOPIC_CHECK_SECONDS = 10.0
+TOPIC_CHECK_TIMEOUT = 5.0
 # After this long without records the intake fetches in short bursts.
 IDLE_AFTER_SECONDS = 1.0
 IDLE_PAUSE_SECONDS = 0.1
@@ -225,7 +226,8 @@ class SharedIntake:
             return
         self._last_topic_check = now
         try:
-            await self._ensure_topics(self._wanted)
+            # Bounded: with the broker down this must not hold the loop.
+            await asyncio.wait_for(self._ensure_topics(self._wanted), TOPIC_CHECK_TIMEOUT)
         except Exception as exc:  # Kafka down: the client retries; so do we, later
             log.info("topic check failed: %s", exc)
         if self._wanted != self._subscribed:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
+from dispatcher.offsets import OffsetTracker
 from eventnotify.store.positions import PositionRepository, WebhookPosition
 
 LIVE = -1  # stored offset of a webhook merged back into the shared stream
@@ -39,6 +40,10 @@ class Positions:
         self._generation = 0
         # (partition, webhook) pairs stored as merged back: live, not new.
         self._live: set[tuple[TopicPartition, str]] = set()
+        # Per webhook, records handed by catch-up whose outcome is pending.
+        # A stored position never passes them, whoever stores it (a reader's
+        # progress, or a new detach from the shared stream).
+        self._pending: dict[str, OffsetTracker] = {}
 
     def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
         part = self._by_tp.get(tp)
@@ -70,8 +75,18 @@ class Positions:
             entry.offset = offset
             self.persist(tp, hook_id, offset)
 
+    def pending(self, hook_id: str) -> OffsetTracker:
+        """The webhook's catch-up outcomes not yet recorded (kept across readers)."""
+        return self._pending.setdefault(hook_id, OffsetTracker())
+
     def persist(self, tp: TopicPartition, hook_id: str, offset: int) -> None:
-        """Queue the stored position of a webhook for the next flush."""
+        """Queue the stored position of a webhook for the next flush; never
+        past one of its catch-up outcomes still pending on ``tp``."""
+        pending = self._pending.get(hook_id)
+        if offset != LIVE and pending is not None and pending.open_count_of(tp):
+            low = pending.committable(tp)
+            if low is not None:
+                offset = min(offset, low)
         pos = WebhookPosition(self.group_id, hook_id, tp.topic, tp.partition, offset)
         self._removals.discard(pos.key)
         self._writes[pos.key] = pos
@@ -125,6 +140,7 @@ class Positions:
         self._live = {(tp, h) for tp, h in self._live if tp not in tps}
 
     def forget_webhook(self, hook_id: str) -> None:
+        self._pending.pop(hook_id, None)
         for part in self._by_tp.values():
             part.pop(hook_id, None)
         self._live = {(tp, h) for tp, h in self._live if h != hook_id}
