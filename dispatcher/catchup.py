@@ -139,6 +139,16 @@ class CatchUp:
         )
         await consumer.start()
         tracker = self._positions.pending(hook_id)
+        extra = {"web_hook_id": hook_id, "consumer_group_id": rt.hook.consumer_group_id}
+        log.info(
+            "catching up from %s",
+            ",".join(
+                f"{tp.topic}/{tp.partition}/{d.offset}"
+                for tp, d in sorted(self._positions.of_webhook(hook_id).items())
+            ),
+            extra=extra,
+        )
+        waiting_since = 0.0
         seen: dict[TopicPartition, int] = {}  # partition -> generation it was seeked for
         merged: set[TopicPartition] = set()  # attached, catch-up outcomes pending
         progress = asyncio.Event()
@@ -174,12 +184,19 @@ class CatchUp:
                         seen[tp] = d.generation
                 room = self._room(rt)
                 if room < 0:
+                    log.info("catch-up paused (circuit or MongoDB)", extra=extra)
                     return  # circuit open again or MongoDB down: stay detached
                 if room == 0:
+                    now = time.monotonic()
+                    waiting_since = waiting_since or now
+                    if now - waiting_since > 10:
+                        log.warning("catch-up waiting on a backlog of %d", rt.backlog, extra=extra)
+                        waiting_since = now
                     progress.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(progress.wait(), 0.05)
                     continue
+                waiting_since = 0.0
                 try:
                     batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=room)
                 except KafkaError as exc:
@@ -192,11 +209,6 @@ class CatchUp:
                         continue
                     d = got
                     assert d.offset is not None
-                    if messages and messages[0].offset > d.offset:
-                        # The reader's position ran ahead of the webhook's
-                        # (records left unhanded below): read them again.
-                        consumer.seek(tp, d.offset)
-                        continue
                     for msg in messages:
                         if self._merge_if_caught_up(tp, hook_id, msg.offset, merged):
                             break
