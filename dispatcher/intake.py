@@ -337,10 +337,9 @@ class SharedIntake:
         except Exception as exc:
             log.warning("could not load webhook positions: %s", exc)
         for tp in assigned:
-            committed = await consumer.committed(tp)
-            if committed is None:
-                committed = (await consumer.beginning_offsets([tp]))[tp]
-            self._next[tp] = committed
+            # Where this consumer will really read from (the committed offset,
+            # or the reset position): the exact merge point for catch-up.
+            self._next[tp] = await consumer.position(tp)
             for rt in self._subscribers_of_topic(tp.topic):
                 hook_id = rt.hook.web_hook_id
                 if (
