@@ -339,7 +339,11 @@ class SharedIntake:
         for tp in assigned:
             # Where this consumer will really read from (the committed offset,
             # or the reset position): the exact merge point for catch-up.
-            self._next[tp] = await consumer.position(tp)
+            start = self._next[tp] = await consumer.position(tp)
+            # A stored position past the group's is clamped to it: records
+            # between them were handed to the webhook live, but their outcomes
+            # may not have been recorded before the last owner stopped.
+            self._positions.clamp(tp, start)
             for rt in self._subscribers_of_topic(tp.topic):
                 hook_id = rt.hook.web_hook_id
                 if (

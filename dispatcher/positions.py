@@ -69,6 +69,13 @@ class Positions:
             self.persist(tp, hook_id, offset)
         return entry
 
+    def clamp(self, tp: TopicPartition, offset: int) -> None:
+        """No detached webhook on ``tp`` starts past ``offset`` (the shared group's)."""
+        for hook_id, d in self._by_tp.get(tp, {}).items():
+            if d.offset is not None and d.offset > offset:
+                d.offset = offset
+                self.persist(tp, hook_id, offset)
+
     def resolve(self, tp: TopicPartition, hook_id: str, offset: int) -> None:
         entry = self.get(tp, hook_id)
         if entry is not None and entry.offset is None:
