@@ -73,7 +73,7 @@ class SharedIntake:
         self._changed = asyncio.Event()
         self._stopping = False
         self._paused = False
-        self._last_commit = 0.0
+        self._commit_lock = asyncio.Lock()
         self._last_topic_check = 0.0
         # Per partition: the next offset the shared stream hands out; the
         # exact point where a catching-up webhook merges back.
@@ -141,6 +141,7 @@ class SharedIntake:
         )
         self._consumer = consumer
         started = False
+        committer: asyncio.Task[None] | None = None
         try:
             while not self._stopping:
                 if not started:
@@ -151,8 +152,12 @@ class SharedIntake:
                         log.warning("shared consumer start failed, retrying: %s", exc)
                         await asyncio.sleep(1.0)
                         continue
+                    committer = asyncio.create_task(self._commit_loop(consumer), name="commit")
                 await self._step(consumer)
         finally:
+            if committer is not None:
+                committer.cancel()
+                await asyncio.gather(committer, return_exceptions=True)
             if started:
                 await self._drain(consumer)
 
@@ -174,7 +179,6 @@ class SharedIntake:
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), POLL_MS / 1000)
-            await self._commit(consumer)
             return
         timeout_ms = POLL_MS
         if not self._paused and time.monotonic() - self._last_record >= IDLE_AFTER_SECONDS:
@@ -192,7 +196,6 @@ class SharedIntake:
                 self._next[tp] = msg.offset + 1
                 wm = self._tracker.add(tp, msg.offset)
                 self._fanout.handle(tp, msg, RecordDone(self._done(wm, msg.offset)))
-        await self._commit(consumer)
 
     async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
         """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
@@ -288,30 +291,39 @@ class SharedIntake:
 
     # -- offsets ---------------------------------------------------------------
 
-    async def _commit(self, consumer: AIOKafkaConsumer, *, now: bool = False) -> None:
-        clock = time.monotonic()
-        if not now and clock - self._last_commit < COMMIT_INTERVAL:
-            return
-        self._last_commit = clock
-        try:
-            # Detached webhooks' positions first: the commit may pass them.
-            await self._positions.flush()
-        except Exception as exc:
-            log.warning("storing webhook positions failed; not committing: %s", exc)
-            return
-        offsets = self._tracker.to_commit()
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)  # type: ignore[arg-type]
-        except KafkaError as exc:  # e.g. a rebalance took the partition: it is redelivered
-            log.info("commit skipped: %s", exc)
-            return
-        self._tracker.committed(offsets)
+    async def _commit_loop(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit every COMMIT_INTERVAL, apart from the fetch loop (a commit is
+        a broker round trip, and fetching must not wait for it)."""
+        while True:
+            await asyncio.sleep(COMMIT_INTERVAL)
+            try:
+                await self._commit(consumer)
+            except Exception as exc:  # never let the committer die
+                log.warning("commit failed: %s", exc)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        async with self._commit_lock:
+            # Snapshot first: a webhook detached after this point detaches at
+            # or after these offsets, so the flush below covers every detach
+            # the commit may pass.
+            offsets = self._tracker.to_commit()
+            try:
+                await self._positions.flush()
+            except Exception as exc:
+                log.warning("storing webhook positions failed; not committing: %s", exc)
+                return
+            if not offsets:
+                return
+            try:
+                await consumer.commit(offsets)  # type: ignore[arg-type]
+            except KafkaError as exc:  # e.g. a rebalance took the partition: redelivered
+                log.info("commit skipped: %s", exc)
+                return
+            self._tracker.committed(offsets)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         if self._consumer is not None:
-            await self._commit(self._consumer, now=True)
+            await self._commit(self._consumer)
         self._tracker.forget(set(revoked))
         self._positions.forget_partitions(revoked)
         for tp in revoked:
@@ -370,7 +382,7 @@ class SharedIntake:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), max(0.01, deadline - loop.time()))
         try:
-            await self._commit(consumer, now=True)
+            await self._commit(consumer)
         finally:
             await consumer.stop()
 
