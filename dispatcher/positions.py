@@ -40,6 +40,8 @@ class Positions:
         self._generation = 0
         # (partition, webhook) pairs stored as merged back: live, not new.
         self._live: set[tuple[TopicPartition, str]] = set()
+        # (partition, webhook) pairs whose stored position is an offset.
+        self._stored: set[tuple[TopicPartition, str]] = set()
         # Per webhook, records handed by catch-up whose outcome is pending.
         # A stored position never passes them, whoever stores it (a reader's
         # progress, or a new detach from the shared stream).
@@ -144,10 +146,12 @@ class Positions:
         """Revoked: another process owns these partitions (what we stored is theirs)."""
         for tp in tps:
             self._by_tp.pop(tp, None)
+        self._stored = {(tp, h) for tp, h in self._stored if tp not in tps}
         self._live = {(tp, h) for tp, h in self._live if tp not in tps}
 
     def forget_webhook(self, hook_id: str) -> None:
         self._pending.pop(hook_id, None)
+        self._stored = {(tp, h) for tp, h in self._stored if h != hook_id}
         for part in self._by_tp.values():
             part.pop(hook_id, None)
         self._live = {(tp, h) for tp, h in self._live if h != hook_id}
@@ -158,10 +162,29 @@ class Positions:
     def dirty(self) -> bool:
         return bool(self._writes or self._removals)
 
+    def _settle(self) -> None:
+        """Stored positions of webhooks that merged back and have no catch-up
+        outcome pending on that partition become "live" (whichever reader
+        merged them may have stopped before doing so): otherwise the next
+        owner would catch them up again from there, duplicating deliveries."""
+        for tp, hook_id in list(self._stored):
+            if self.get(tp, hook_id) is not None:
+                continue
+            pending = self._pending.get(hook_id)
+            if pending is None or not pending.open_count_of(tp):
+                self.release(tp, hook_id)
+
     async def flush(self) -> None:
         """Write queued positions; raises (and keeps them queued) if MongoDB fails."""
+        self._settle()
         if not self.dirty:
             return
+        for p in self._writes.values():
+            key = (TopicPartition(p.topic, p.partition), p.web_hook_id)
+            if p.offset == LIVE:
+                self._stored.discard(key)
+            else:
+                self._stored.add(key)
         writes, removals = list(self._writes.values()), list(self._removals)
         self._writes, self._removals = {}, set()
         try:
@@ -182,3 +205,4 @@ class Positions:
                 continue
             self._generation += 1
             self._by_tp.setdefault(tp, {})[p.web_hook_id] = Detached(p.offset, 0, self._generation)
+            self._stored.add((tp, p.web_hook_id))
