@@ -316,7 +316,8 @@ class Bench:
         ]
         floor = await self.bare_floor(n)
         self.report.add(
-            f"created -> received at {self.cfg.rate:.0f}/s (fetch_max_wait_ms {self.cfg.fetch_wait_ms})",
+            f"created -> received at {self.cfg.rate:.0f}/s "
+            f"(fetch_max_wait_ms {self.cfg.fetch_wait_ms})",
             f"p50 {pct(lat, 0.5) * 1000:.1f} ms, p99 {pct(lat, 0.99) * 1000:.1f} ms; "
             f"bare produce->consume p50 {pct(floor, 0.5) * 1000:.1f} ms, "
             f"p99 {pct(floor, 0.99) * 1000:.1f} ms",
