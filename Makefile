@@ -99,6 +99,9 @@ mutate: $(VENV)/.installed protos
 	rm -rf mutants
 	$(VENV)/bin/mutmut run
 	$(PY) -m scripts.mutation_scores
+## Scale benchmark: 10,000 webhooks in one dispatcher (idle cost, new webhook, fan-out, latency, isolation).
+bench-scale: install
+	$(PY) -m bench.scale $(ARGS)
 
 ## Remove virtualenvs, local state and generated code.
 clean:

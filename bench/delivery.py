@@ -67,6 +67,7 @@ from eventnotify.logging import configure_logging
 from eventnotify.settings import Settings
 from eventnotify.store import open_store
 from eventnotify.store.logs import DeliveryLogRepository
+from eventnotify.timefmt import utcnow
 from eventnotify.v1 import envelope_pb2
 from tests.support.hooks import make_webhook
 from tests.support.kafka import create_topics, make_event
@@ -378,7 +379,18 @@ async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
 
 
 def _webhook(url: str, event_name: str, cap: int) -> Webhook:
-    return make_webhook(ORG, url, [event_name], headers={}, max_allowed_connections=cap)
+    # Created "before" the backlog: a webhook gets only events published after
+    # its creation, and this one must take the whole pre-produced backlog.
+    before = utcnow() - timedelta(hours=1)
+    return make_webhook(
+        ORG,
+        url,
+        [event_name],
+        headers={},
+        max_allowed_connections=cap,
+        created_on=before,
+        last_updated_on=before,
+    )
 
 
 async def bench_bare(

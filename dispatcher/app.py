@@ -15,14 +15,17 @@ from datetime import timedelta
 from aiokafka import AIOKafkaProducer
 
 from dispatcher.catalog_cache import CatalogCache
-from dispatcher.consumer import WebhookConsumer
+from dispatcher.catchup import CatchUp
+from dispatcher.fanout import Fanout
 from dispatcher.fetcher import RecordFetcher
+from dispatcher.intake import SharedIntake, group_id_of
 from dispatcher.metrics import DispatcherMetrics, ParkedCounts, RuntimeCollector
 from dispatcher.pipeline import Deliverer
+from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
 from dispatcher.scheduler import RetryScheduler
-from dispatcher.supervisor import Supervisor
+from dispatcher.supervisor import Supervisor, WebhookView
 from dispatcher.sweeper import SlaSweeper
 from eventnotify.delivery.addresses import AddressPolicy
 from eventnotify.delivery.http_sender import HttpSender
@@ -79,15 +82,53 @@ class Dispatcher:
         )
         self.catalog = CatalogCache(self.store.event_types)
         self.fetcher = RecordFetcher(settings.kafka.bootstrap_servers)
-        self.supervisor = Supervisor(
-            self.store, self.catalog, settings, self._make_consumer, self.owner, self.metrics
+        self.positions = Positions(group_id_of(settings), self.store.positions)
+        index_ref: list[Supervisor] = []  # the index lives in the supervisor, built below
+        self.fanout = Fanout(
+            self.catalog,
+            self.deliverer,
+            self.recorder,
+            self.positions,
+            settings.kafka.topic_prefix,
+            d,
+            lambda org, name: index_ref[0].index.subscribers(org, name),
+            lambda name: index_ref[0].index.of_name(name),
         )
+        prefix = settings.kafka.topic_prefix
+        self.intake = SharedIntake(
+            settings,
+            self.fanout,
+            self.positions,
+            self.recorder,
+            lambda topic: index_ref[0].index.of_name(topic.removeprefix(prefix)),
+        )
+        self.catchup = CatchUp(
+            settings,
+            self.intake,
+            self.fanout,
+            self.positions,
+            self.recorder,
+            lambda: self.supervisor.runtimes,
+        )
+        self.supervisor = Supervisor(
+            self.store,
+            self.catalog,
+            settings,
+            self.intake,
+            self.positions,
+            self.owner,
+            self.metrics,
+            on_rewind=self.catchup.restart,
+            drop_retired=lambda ids: self.scheduler.drop_retired(ids),
+        )
+        index_ref.append(self.supervisor)
         self.scheduler = RetryScheduler(
             self.store.parked,
             self.store.logs,
             self.deliverer,
             self.recorder,
             self.fetcher,
+            self.store.webhooks,
             lambda: self.supervisor.runtimes,
             self.owner,
             d.scheduler_concurrency,
@@ -103,21 +144,10 @@ class Dispatcher:
             )
         self._recorder_task: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._intake_task: asyncio.Task[None] | None = None
 
-    def _runtime_views(self) -> list[tuple[WebhookRuntime, WebhookConsumer | None]]:
-        runtimes = list(self.supervisor.runtimes.items())
-        return [(rt, self.supervisor.consumer(i)) for i, rt in runtimes]
-
-    def _make_consumer(self, rt: WebhookRuntime) -> WebhookConsumer:
-        return WebhookConsumer(
-            rt,
-            self.deliverer,
-            self.catalog,
-            self.recorder,
-            self.store.parked,
-            self.settings.kafka,
-            self.settings.dispatcher,
-        )
+    def _runtime_views(self) -> list[tuple[WebhookRuntime, WebhookView | None]]:
+        return [(v.rt, v) for v in self.supervisor.views()]
 
     async def start(self) -> None:
         if self.metrics_server is not None:  # first: scrapeable while waiting for MongoDB
@@ -127,8 +157,17 @@ class Dispatcher:
         await self.http.start()
         # The recorder outlives the workers: they hand it outcomes until they stop.
         self._recorder_task = asyncio.create_task(self.recorder.run(), name="recorder")
+        # The first sync runs before the intake reads: webhooks that exist at
+        # start-up are served from the shared group's position.
+        try:
+            await self.supervisor.sync()
+            self.supervisor.synced.set()
+        except Exception as exc:
+            log.warning("first webhook sync failed, retrying in the background: %s", exc)
+        self._intake_task = asyncio.create_task(self.intake.run(), name="intake")
         self._workers = [
             asyncio.create_task(self.supervisor.run(), name="supervisor"),
+            asyncio.create_task(self.catchup.run(), name="catch-up"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self.sweeper.run(), name="sla-sweeper"),
         ]
@@ -137,12 +176,18 @@ class Dispatcher:
         log.info("dispatcher %s started", self.owner)
 
     async def shutdown(self) -> None:
-        """Drain and stop, in dependency order."""
+        """Drain and stop, in dependency order: stop following webhooks and
+        catching up, then drain the intake (in-flight deliveries recorded and
+        committed), then the recorder."""
         self.supervisor.shutdown()
         self.scheduler.shutdown()
         self.sweeper.shutdown()
         self.parked_counts.shutdown()
+        self.catchup.shutdown()
+        self.intake.shutdown()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._intake_task is not None:
+            await asyncio.gather(self._intake_task, return_exceptions=True)
         # Only now: the workers' last outcomes must still be written.
         self.recorder.shutdown()
         if self._recorder_task is not None:

@@ -43,6 +43,14 @@ class Circuit:
             return True
         return False
 
+    def would_allow_after_failure(self) -> bool:
+        """Whether traffic still flows once one more failure is counted."""
+        if self.state is CircuitState.HALF_OPEN:
+            return False
+        if self.state is CircuitState.CLOSED:
+            return self.failures + 1 < self.threshold
+        return False
+
     def poll(self, now: float) -> bool:
         """Move OPEN -> HALF_OPEN once the cool-down has passed; True if it did."""
         if self.state is CircuitState.OPEN and now >= self.opened_at + self.cooldown:

@@ -71,6 +71,10 @@ class OffsetTracker:
                 out[tp] = offset
         return out
 
+    def open_count_of(self, tp: object) -> int:
+        part = self._parts.get(tp)
+        return part.open_count if part is not None else 0
+
     def committable(self, tp: object) -> int | None:
         """The offset that would be committed for ``tp``; None if none seen."""
         part = self._parts.get(tp)

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dispatcher.recorder import Recorder
 from dispatcher.retry_policy import (
@@ -29,10 +29,10 @@ from dispatcher.retry_policy import (
     should_retry,
 )
 from dispatcher.runtime import WebhookRuntime
+from eventnotify.delivery import outcome
 from eventnotify.delivery.http_sender import AttemptResult, HttpSender
 from eventnotify.delivery.queue_sender import QueueSender
 from eventnotify.delivery.request import build_request
-from eventnotify.delivery.sla import breach_timestamp
 from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry, WebhookType
 from eventnotify.envelope import SourceEvent
 from eventnotify.settings import DispatcherSettings
@@ -41,6 +41,13 @@ from eventnotify.store.webhooks import WebhookRepository
 from eventnotify.timefmt import utcnow
 
 log = logging.getLogger(__name__)
+
+_ATTEMPT = {
+    Outcome.SUCCESS: outcome.Attempt.SUCCESS,
+    Outcome.RETRIABLE: outcome.Attempt.RETRIABLE,
+    Outcome.PERMANENT: outcome.Attempt.PERMANENT,
+    Outcome.GONE: outcome.Attempt.GONE,
+}
 
 
 @dataclass
@@ -64,6 +71,8 @@ class Decision:
     due_at: datetime | None = None  # set: park until then
     reason: str = ""
     deactivate: bool = False
+    # "deleted" / "inactive": the webhook went away before the attempt.
+    retired: str = ""
 
 
 class Deliverer:
@@ -100,7 +109,13 @@ class Deliverer:
         fast path); without, it returns only once the outcome is durable."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
         while True:
+            if rt.retired:
+                decision = Decision(DeliveryStatus.FAILED, reason=rt.retired, retired=rt.retired)
+                break
             result = await self._attempt(rt, job)
+            if result is None:  # retired while waiting for a connection slot
+                decision = Decision(DeliveryStatus.FAILED, reason=rt.retired, retired=rt.retired)
+                break
             in_place_left -= 1
             decision = self._decide(rt, job, result, in_place_left)
             if decision.wait > 0:
@@ -112,9 +127,11 @@ class Deliverer:
         await self._record(rt, job, decision, on_recorded)
         return decision.status
 
-    async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult:
+    async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult | None:
         hook = rt.hook
         async with rt.slots:
+            if rt.retired:
+                return None
             rt.in_flight += 1
             try:
                 now = utcnow()
@@ -151,40 +168,45 @@ class Deliverer:
     def _decide(
         self, rt: WebhookRuntime, job: Job, result: AttemptResult, in_place_left: int
     ) -> Decision:
+        """Classify the attempt, let ``outcome.after_attempt`` decide, then act
+        on its circuit signal (the only state changed here)."""
         if result.http_status == 0 and result.error:
-            outcome = Outcome.RETRIABLE if result.retriable_error else Outcome.PERMANENT
+            kind = Outcome.RETRIABLE if result.retriable_error else Outcome.PERMANENT
         elif result.http_status == 0:
-            outcome = Outcome.SUCCESS  # produced to a QUEUE webhook's topic
+            kind = Outcome.SUCCESS  # produced to a QUEUE webhook's topic
         else:
-            outcome = classify_status(result.http_status)
-        if outcome is Outcome.SUCCESS:
-            rt.circuit_dirty |= rt.circuit.on_success()
-            return Decision(DeliveryStatus.DELIVERED)
-        reason = result.error or f"HTTP {result.http_status}"
-        if outcome is Outcome.GONE:
-            return Decision(DeliveryStatus.FAILED, reason="HTTP 410 Gone", deactivate=True)
-        if outcome is Outcome.PERMANENT:
-            return Decision(DeliveryStatus.FAILED, reason=f"non-retriable: {reason}")
-        rt.circuit_dirty |= rt.circuit.on_failure(time.monotonic())
+            kind = classify_status(result.http_status)
+        attempt = _ATTEMPT[kind]
         now = utcnow()
-        first = job.first_attempt_at or now
-        if not should_retry(rt.policy, job.attempts_made, first, now):
-            return Decision(DeliveryStatus.FAILED, reason=f"retries exhausted: {reason}")
-        delay = next_delay(
-            rt.policy,
-            job.attempts_made,
-            retry_after=parse_retry_after(result.retry_after, now),
-            rng=self._rng,
+        failure_now = time.monotonic()
+        retry_allowed, delay = False, 0.0
+        allows_after = rt.circuit.allows_traffic
+        if attempt is outcome.Attempt.RETRIABLE:
+            first = job.first_attempt_at or now
+            retry_allowed = should_retry(rt.policy, job.attempts_made, first, now)
+            if retry_allowed:
+                delay = next_delay(
+                    rt.policy,
+                    job.attempts_made,
+                    retry_after=parse_retry_after(result.retry_after, now),
+                    rng=self._rng,
+                )
+            allows_after = rt.circuit.would_allow_after_failure()
+        nxt = outcome.after_attempt(
+            attempt,
+            result.error or f"HTTP {result.http_status}",
+            retry_allowed=retry_allowed,
+            delay=delay,
+            in_place_left=in_place_left,
+            in_place_max_delay=self._settings.in_place_max_delay_seconds,
+            circuit_allows_after_failure=allows_after,
+            now=now,
         )
-        if (
-            in_place_left > 0
-            and delay <= self._settings.in_place_max_delay_seconds
-            and rt.circuit.allows_traffic
-        ):
-            return Decision(DeliveryStatus.RETRYING, wait=delay)
-        return Decision(
-            DeliveryStatus.RETRYING, due_at=now + timedelta(seconds=delay), reason=reason
-        )
+        if nxt.signal is outcome.Signal.SUCCESS:
+            rt.circuit_dirty |= rt.circuit.on_success()
+        elif nxt.signal is outcome.Signal.FAILURE:
+            rt.circuit_dirty |= rt.circuit.on_failure(failure_now)
+        return Decision(nxt.status, nxt.wait, nxt.due_at, nxt.reason, nxt.deactivate)
 
     async def _record(
         self,
@@ -195,24 +217,21 @@ class Deliverer:
     ) -> None:
         entry = job.entry
         now = utcnow()
-        entry.status = d.status
-        entry.updated_at = now
         park: ParkedDelivery | None = None
         if d.status is DeliveryStatus.RETRYING:
-            entry.next_attempt_at = d.due_at
-            entry.failure_reason = ""
-            entry.sla_breach_at = breach_timestamp(
-                entry.ingested_at, rt.hook.sla_in_seconds, None, now
+            due = d.due_at or now
+            outcome.apply(
+                entry, outcome.parked(due, entry.ingested_at, rt.hook.sla_in_seconds, now)
             )
-            park = _parked(rt, job, d.due_at or now, "retry")
+            park = _parked(rt, job, due, "retry")
+        elif d.retired:
+            outcome.apply(entry, outcome.webhook_retired(d.retired == "deleted", now))
+            entry.source_event = job.event.to_doc()
         else:
-            entry.ended_at = now
-            entry.next_attempt_at = None
-            entry.failure_reason = d.reason
-            entry.sla_breach_at = breach_timestamp(
-                entry.ingested_at, rt.hook.sla_in_seconds, now, now
-            )
-            entry.source_event = job.event.to_doc() if d.status is DeliveryStatus.FAILED else None
+            o = outcome.finished(d.status, d.reason, entry.ingested_at, rt.hook.sla_in_seconds, now)
+            outcome.apply(entry, o)
+            if o.keep_source_event:
+                entry.source_event = job.event.to_doc()
         unpark = entry.event_id if job.from_parked and park is None else None
         if on_recorded is None:
             await self._recorder.record(entry, park=park, unpark=unpark)
@@ -233,9 +252,7 @@ class Deliverer:
         """Ordered mode: an earlier event of this refId is parked, so this one
         is parked too, due now; the scheduler sends each refId's line in order."""
         now = utcnow()
-        job.entry.status = DeliveryStatus.PENDING
-        job.entry.next_attempt_at = now
-        job.entry.updated_at = now
+        outcome.apply(job.entry, outcome.queued_behind(now))
         park = _parked(rt, job, now, "ordered: behind an earlier event of this refId")
         self._recorder.submit(job.entry, park, on_durable=on_recorded)
 

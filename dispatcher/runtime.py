@@ -33,6 +33,17 @@ class WebhookRuntime:
     circuit_dirty: bool = False
     # The webhook's metric children (None: not measured, e.g. in unit tests).
     metrics: WebhookMetrics | None = None
+    # Records older than this (Kafka timestamp, ms) are not for this webhook:
+    # it gets the events published after it was created or reactivated.
+    since_ms: int = 0
+    # Seen created or reactivated while this process ran: on a partition it
+    # starts from ``since_ms``, not from the shared group's position.
+    dynamic: bool = False
+    # Records handed to this webhook whose outcome is not recorded yet.
+    backlog: int = 0
+    # Non-empty once deleted or deactivated: nothing more is sent, and
+    # deliveries still queued finish FAILED with this reason.
+    retired: str = ""
 
     def __post_init__(self) -> None:
         self.slots = Slots(self.hook.max_allowed_connections)

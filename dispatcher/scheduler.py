@@ -17,6 +17,7 @@ from dispatcher.fetcher import RecordFetcher
 from dispatcher.pipeline import Deliverer, Job
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
+from eventnotify.delivery import outcome
 from eventnotify.delivery.entries import new_entry
 from eventnotify.domain import DeliveryStatus, LogEntry
 from eventnotify.envelope import SourceEvent
@@ -24,6 +25,7 @@ from eventnotify.errors import Unavailable
 from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
 from eventnotify.store.logs import DeliveryLogRepository
 from eventnotify.store.parked import ParkedDelivery, ParkedDeliveryRepository
+from eventnotify.store.webhooks import WebhookRepository
 from eventnotify.timefmt import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class RetryScheduler:
         deliverer: Deliverer,
         recorder: Recorder,
         fetcher: RecordFetcher,
+        webhooks: WebhookRepository,
         runtimes: Callable[[], dict[str, WebhookRuntime]],
         owner: str,
         concurrency: int,
@@ -52,6 +55,7 @@ class RetryScheduler:
         self._deliverer = deliverer
         self._recorder = recorder
         self._fetcher = fetcher
+        self._webhooks = webhooks
         self._runtimes = runtimes
         self._owner = owner
         self._concurrency = concurrency
@@ -150,7 +154,25 @@ class RetryScheduler:
         if entry is None:
             await self._parked.remove(p.event_id)
             return
-        entry.status = DeliveryStatus.FAILED
-        entry.failure_reason = "event no longer available in Kafka for replay"
-        entry.ended_at = utcnow()
+        outcome.apply(entry, outcome.event_gone(utcnow()))
         await self._recorder.record(entry, unpark=p.event_id)
+
+    async def drop_retired(self, active_ids: set[str], limit: int = 200) -> int:
+        """Finish parked deliveries of deleted or deactivated webhooks: FAILED
+        with "webhook deleted" / "webhook inactive", never sent. Returns how many."""
+        dropped = 0
+        now = utcnow()
+        for p in await self._parked.of_other_webhooks(list(active_ids), limit):
+            hook = await self._webhooks.get_any(p.web_hook_id)
+            if hook is not None and hook.active:
+                continue  # activated since the ids were read: the next sync serves it
+            entry = await self._logs.get_any(p.event_id)
+            if entry is None:
+                await self._parked.remove(p.event_id)
+                continue
+            outcome.apply(entry, outcome.webhook_retired(hook is None, now))
+            if p.event:
+                entry.source_event = p.event
+            await self._recorder.record(entry, unpark=p.event_id)
+            dropped += 1
+        return dropped

@@ -1,9 +1,12 @@
-"""Keeps one consumer running per active webhook, following changes.
+"""Follows the stored webhooks: keeps one runtime per active webhook, the
+(org, eventName) index and the shared intake's topics in line with them.
 
-Every ``refresh_seconds`` it reads the webhooks and the catalogue: it starts
-consumers for new or reactivated webhooks, stops those of deactivated or
-deleted ones, restarts a consumer whose subscription or cap changed, and
-applies other changes (URL, headers, secrets, SLA, retries) in place. It also
+Every ``refresh_seconds`` it reads the webhooks and the catalogue. A webhook
+created or reactivated while the process runs is *dynamic*: it starts from its
+creation (or reactivation) time, caught up from Kafka if the shared stream is
+already past it. A deleted or deactivated webhook is retired at once: nothing
+more is sent to it, and deliveries still queued for it finish FAILED. Other
+changes (URL, headers, secrets, SLA, retries, cap) apply in place. It also
 stores circuit-breaker state changes and carries out rewind orders.
 """
 
@@ -12,63 +15,93 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka import TopicPartition
 
 from dispatcher.catalog_cache import CatalogCache
 from dispatcher.circuit import Circuit
-from dispatcher.consumer import WebhookConsumer
+from dispatcher.index import WebhookIndex
+from dispatcher.intake import SharedIntake
 from dispatcher.metrics import DispatcherMetrics
+from dispatcher.positions import Positions
 from dispatcher.runtime import WebhookRuntime
+from dispatcher.slots import Slots
 from eventnotify.domain import CircuitState, Webhook
+from eventnotify.envelope import topic_for
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
 
 log = logging.getLogger(__name__)
+# Up to this many webhooks every refresh reads them all (cheap, and catches
+# deletions and raw edits at once). Above it, a refresh reads only webhooks
+# whose last_updated_on moved, and a full read runs every FULL_SYNC_SECONDS.
+FULL_SYNC_BELOW = 2_000
+FULL_SYNC_SECONDS = 30.0
+CHANGE_MARGIN = timedelta(seconds=5)
 
 
-@dataclass
-class _Running:
-    consumer: WebhookConsumer
-    task: asyncio.Task[None]
+class WebhookView:
+    """One webhook as this process serves it (for tests, metrics and health)."""
 
+    def __init__(self, rt: WebhookRuntime, intake: SharedIntake, positions: Positions) -> None:
+        self.rt = rt
+        self._intake = intake
+        self._positions = positions
+        self.topics = sorted(topic_for(intake.prefix, n) for n in rt.hook.event_names)
 
-def _needs_restart(old: Webhook, new: Webhook) -> bool:
-    return (
-        sorted(old.event_names) != sorted(new.event_names)
-        or old.max_allowed_connections != new.max_allowed_connections
-        or old.ordered_delivery != new.ordered_delivery
-    )
+    def assigned(self) -> bool:
+        """Whether this process owns any partition of the webhook's topics."""
+        return bool(self._intake.owned(self.topics))
+
+    def kafka_lag(self) -> int | None:
+        """Records the webhook has not been handed on the partitions this
+        process owns (from its own position when detached, from the shared
+        stream's otherwise) plus its unrecorded backlog; None before any fetch."""
+        total: int | None = None
+        for tp in self._intake.owned(self.topics):
+            high = self._intake.highwater(tp)
+            if high is None:
+                continue
+            d = self._positions.get(tp, self.rt.hook.web_hook_id)
+            at = d.offset if d is not None else self._intake.live_next(tp)
+            total = (total or 0) + (max(0, high - at) if at is not None else 0)
+        return None if total is None else total + self.rt.backlog
 
 
 class Supervisor:
-    """Owns the webhook runtimes and their consumers in this process."""
+    """Owns the webhook runtimes of this process."""
 
     def __init__(
         self,
         store: Store,
         catalog: CatalogCache,
         settings: Settings,
-        make_consumer: Callable[[WebhookRuntime], WebhookConsumer],
+        intake: SharedIntake,
+        positions: Positions,
         owner: str,
         metrics: DispatcherMetrics | None = None,
+        on_rewind: Callable[[str], None] | None = None,
+        drop_retired: Callable[[set[str]], Awaitable[int]] | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._catalog = catalog
         self._settings = settings
-        self._make_consumer = make_consumer
+        self._intake = intake
+        self._positions = positions
         self._owner = owner
+        self._on_rewind = on_rewind
+        self._drop_retired = drop_retired
+        self.index = WebhookIndex()
         self.runtimes: dict[str, WebhookRuntime] = {}
-        self._running: dict[str, _Running] = {}
-        self._known_topics: set[str] = set()
+        self._inactive: set[str] = set()
+        self._loaded = False
+        self._last_full: datetime | None = None
+        self._last_look: datetime | None = None
         self._stopping = asyncio.Event()
-        # One sync at a time: two interleaved syncs would both start a consumer
-        # for a new webhook, leaving an orphan that never sees config changes.
         self._sync_lock = asyncio.Lock()
         self.synced = asyncio.Event()
 
@@ -85,112 +118,129 @@ class Supervisor:
                 )
             except TimeoutError:
                 pass
-        async with self._sync_lock:
-            await asyncio.gather(*(self._stop(i) for i in list(self._running)))
 
     def shutdown(self) -> None:
         self._stopping.set()
 
-    def consumer(self, web_hook_id: str) -> WebhookConsumer | None:
-        running = self._running.get(web_hook_id)
-        return running.consumer if running else None
+    def consumer(self, web_hook_id: str) -> WebhookView | None:
+        rt = self.runtimes.get(web_hook_id)
+        return WebhookView(rt, self._intake, self._positions) if rt is not None else None
+
+    def views(self) -> list[WebhookView]:
+        return [WebhookView(rt, self._intake, self._positions) for rt in self.runtimes.values()]
 
     async def sync(self) -> None:
-        """Bring running consumers in line with the stored webhooks."""
+        """Bring the runtimes, the index and the intake's topics in line."""
         async with self._sync_lock:
             await self._sync()
 
     async def _sync(self) -> None:
         await self._catalog.refresh()
-        hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
-        for hook_id, running in list(self._running.items()):
-            if running.task.done():
-                # Crashed (e.g. Kafka unreachable at start): start it again below.
-                error = None if running.task.cancelled() else running.task.exception()
-                log.warning(
-                    "consumer ended unexpectedly: %s", error, extra={"web_hook_id": hook_id}
-                )
-                del self._running[hook_id]
-                continue
-            hook = hooks.get(hook_id)
-            rt = self.runtimes[hook_id]
-            if hook is None or not hook.active or not rt.hook.active:
-                await self._stop(hook_id)
+        started = utcnow()
+        full = (
+            self._last_full is None
+            or len(self.runtimes) < FULL_SYNC_BELOW
+            or (started - self._last_full).total_seconds() >= FULL_SYNC_SECONDS
+        )
+        changed = False
+        if full:
+            hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
+            for hook_id in list(self.runtimes):
+                hook = hooks.get(hook_id)
+                if hook is None or not hook.active:
+                    await self._retire(hook_id, "deleted" if hook is None else "inactive")
+                    changed = True
+        else:
+            # Many webhooks: read only what changed since the last look (with
+            # a margin for clock skew); deletions are found by the full read.
+            assert self._last_look is not None
+            since = self._last_look - CHANGE_MARGIN
+            hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_changed(since)}
+            for hook_id, hook in hooks.items():
+                if not hook.active and hook_id in self.runtimes:
+                    await self._retire(hook_id, "inactive")
+                    changed = True
         for hook in hooks.values():
             if not hook.active:
+                self._inactive.add(hook.web_hook_id)
                 continue
             current = self.runtimes.get(hook.web_hook_id)
-            if current is not None and hook.web_hook_id in self._running:
-                if not _needs_restart(current.hook, hook):
-                    current.hook = hook  # URL, headers, secrets, SLA, retries: in place
-                    continue
-                await self._stop(hook.web_hook_id, restarting=True)
-            await self._start(hook)
+            if current is None:
+                self._add(hook)
+                changed = True
+            else:
+                changed |= self._update(current, hook)
+        self._loaded = True
+        self._last_look = started
+        if full:
+            self._last_full = started
+        if changed:
+            self.index.rebuild(self.runtimes.values())
+            prefix = self._settings.kafka.topic_prefix
+            self._intake.set_topics({topic_for(prefix, n) for n in self.index.names()})
         await self._store_circuits()
         await self._apply_rewinds()
+        if full and self._drop_retired is not None:
+            await self._drop_retired(set(self.runtimes))
 
-    async def _start(self, hook: Webhook) -> None:
+    def _add(self, hook: Webhook) -> None:
         d = self._settings.dispatcher
-        circuit = Circuit(
-            threshold=d.circuit_failure_threshold, base_cooldown=d.circuit_base_cooldown_seconds
-        )
-        old = self.runtimes.get(hook.web_hook_id)
-        if old is not None:
-            circuit = old.circuit  # a restart keeps what we know of the endpoint
+        reactivated = hook.web_hook_id in self._inactive
+        self._inactive.discard(hook.web_hook_id)
+        since = hook.last_updated_on if reactivated else hook.created_on
         rt = WebhookRuntime(
             hook=hook,
-            circuit=circuit,
+            circuit=Circuit(
+                threshold=d.circuit_failure_threshold,
+                base_cooldown=d.circuit_base_cooldown_seconds,
+            ),
             metrics=self._metrics.for_webhook(hook.web_hook_id) if self._metrics else None,
+            since_ms=to_epoch_ms(since),
+            dynamic=self._loaded,
         )
-        consumer = self._make_consumer(rt)
-        await self._ensure_topics(consumer.topics)
         self.runtimes[hook.web_hook_id] = rt
-        task = asyncio.create_task(consumer.run(), name=f"consumer-{hook.web_hook_id}")
-        self._running[hook.web_hook_id] = _Running(consumer, task)
+        if rt.dynamic:
+            self._start_from_time(rt, hook.event_names, rt.since_ms)
+        if hook.ordered_delivery:
+            asyncio.get_running_loop().create_task(self._load_parked_keys(rt))
         log.info(
-            "consuming %s",
-            ",".join(consumer.topics),
+            "serving webhook",
             extra={"web_hook_id": hook.web_hook_id, "consumer_group_id": hook.consumer_group_id},
         )
 
-    async def _stop(self, hook_id: str, *, restarting: bool = False) -> None:
-        running = self._running.pop(hook_id, None)
-        # A restart keeps the runtime, so _start reuses what we know of the
-        # endpoint (its circuit state).
-        rt = self.runtimes.get(hook_id) if restarting else self.runtimes.pop(hook_id, None)
-        if running is None:
-            return
-        running.consumer.stop()
-        try:
-            await running.task
-        except Exception as exc:
-            log.warning("consumer ended with %s", exc, extra={"web_hook_id": hook_id})
-        if rt is not None:
-            log.info("stopped consumer", extra={"web_hook_id": hook_id})
+    def _update(self, rt: WebhookRuntime, hook: Webhook) -> bool:
+        old = rt.hook
+        added = sorted(set(hook.event_names) - set(old.event_names))
+        if old.max_allowed_connections != hook.max_allowed_connections:
+            rt.slots = Slots(hook.max_allowed_connections)
+        rt.hook = hook  # URL, headers, secrets, SLA, retries: in place
+        if added:
+            # Newly subscribed names start now, like a new webhook.
+            self._start_from_time(rt, added, to_epoch_ms(hook.last_updated_on))
+        return sorted(old.event_names) != sorted(hook.event_names)
 
-    async def _ensure_topics(self, topics: list[str]) -> None:
-        missing = [t for t in topics if t not in self._known_topics]
-        if not missing:
-            return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka.bootstrap_servers)
-        await admin.start()
+    def _start_from_time(self, rt: WebhookRuntime, names: list[str], since_ms: int) -> None:
+        prefix = self._settings.kafka.topic_prefix
+        for tp in self._intake.owned(topic_for(prefix, n) for n in names):
+            self._positions.detach(tp, rt.hook.web_hook_id, None, since_ms)
+
+    async def _retire(self, hook_id: str, why: str) -> None:
+        rt = self.runtimes.pop(hook_id)
+        rt.retired = why
+        rt.hook.active = False
+        self._inactive.add(hook_id)
+        self._positions.forget_webhook(hook_id)
         try:
-            existing = set(await admin.list_topics())
-            new = [
-                NewTopic(t, self._settings.kafka.topic_partitions, 1)
-                for t in missing
-                if t not in existing
-            ]
-            if new:
-                try:
-                    await admin.create_topics(new)
-                except TopicAlreadyExistsError:
-                    pass
-                except KafkaError as exc:
-                    log.info("topic creation: %s", exc)
-        finally:
-            await admin.close()
-        self._known_topics.update(missing)
+            await self._store.positions.remove_webhook(hook_id)
+        except Exception as exc:
+            log.info("could not drop positions of %s: %s", hook_id, exc)
+        log.info("webhook %s: stopped serving", why, extra={"web_hook_id": hook_id})
+
+    async def _load_parked_keys(self, rt: WebhookRuntime) -> None:
+        try:
+            rt.parked_keys |= await self._store.parked.keys_for(rt.hook.web_hook_id)
+        except Exception as exc:
+            log.warning("could not load parked keys: %s", exc)
 
     async def _store_circuits(self) -> None:
         now = time.monotonic()
@@ -214,13 +264,28 @@ class Supervisor:
                 )
 
     async def _apply_rewinds(self) -> None:
-        if not self._running:
+        if not self.runtimes:
             return
-        orders = await self._store.orders.pending_rewinds(
-            self._owner, list(self._running), utcnow()
-        )
+        orders = await self._store.orders.pending_rewinds(self._owner, None, utcnow())
+        prefix = self._settings.kafka.topic_prefix
         for order in orders:
-            consumer = self.consumer(order.web_hook_id)
-            if consumer is not None:
-                consumer.request_rewind(to_epoch_ms(order.since))
-                await self._store.orders.mark_applied(order.order_id, self._owner)
+            rt = self.runtimes.get(order.web_hook_id)
+            if rt is None:
+                continue
+            since = to_epoch_ms(order.since)
+            tps: list[TopicPartition] = self._intake.owned(
+                topic_for(prefix, n) for n in rt.hook.event_names
+            )
+            if not tps:
+                continue  # not ours yet: the order stays pending
+            # Rewind = detach at the offsets for that time; the catch-up reader
+            # redelivers from there and merges back.
+            rt.since_ms = min(rt.since_ms, since)
+            for tp in tps:
+                self._positions.detach(tp, rt.hook.web_hook_id, None, since, force=True)
+            if self._on_rewind is not None:
+                self._on_rewind(rt.hook.web_hook_id)
+            await self._store.orders.mark_applied(order.order_id, self._owner)
+            log.info(
+                "rewound to %s", order.since.isoformat(), extra={"web_hook_id": rt.hook.web_hook_id}
+            )

@@ -153,7 +153,7 @@ class DispatcherSettings:
     circuit_failure_threshold: int = setting(
         "EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD",
         10,
-        "Consecutive failed attempts that open a webhook's circuit (pause its group).",
+        "Consecutive failed attempts that open a webhook's circuit (it detaches until a probe).",
     )
     circuit_base_cooldown_seconds: float = setting(
         "EVENTNOTIFY_CIRCUIT_COOLDOWN_SECONDS",
@@ -163,7 +163,7 @@ class DispatcherSettings:
     max_backlog_per_webhook: int = setting(
         "EVENTNOTIFY_MAX_BACKLOG_PER_WEBHOOK",
         1000,
-        "Fetched-but-unfinished events per webhook before its consumer pauses.",
+        "Handed-out-but-unrecorded events per webhook before it detaches from the shared stream.",
     )
     log_batch_size: int = setting(
         "EVENTNOTIFY_LOG_BATCH_SIZE", 500, "Most log entries written in one round trip."
@@ -180,6 +180,22 @@ class DispatcherSettings:
     )
     scheduler_concurrency: int = setting(
         "EVENTNOTIFY_SCHEDULER_CONCURRENCY", 64, "Parked deliveries re-sent at once."
+    )
+    group_id: str = setting(
+        "EVENTNOTIFY_DISPATCHER_GROUP_ID",
+        "",
+        "Kafka consumer group shared by every dispatcher process of a deployment "
+        "(empty = the topic prefix followed by 'eventnotify-dispatcher').",
+    )
+    fetch_max_wait_ms: int = setting(
+        "EVENTNOTIFY_FETCH_MAX_WAIT_MS",
+        20,
+        "Longest time the broker may hold the shared consumer's fetch (lower = less latency).",
+    )
+    catchup_readers: int = setting(
+        "EVENTNOTIFY_CATCHUP_READERS",
+        8,
+        "Detached webhooks caught up at once in one process (each uses one Kafka reader).",
     )
 
 

@@ -18,6 +18,7 @@ from eventnotify.store.event_types import EventTypeRepository
 from eventnotify.store.logs import DeliveryLogRepository
 from eventnotify.store.orders import ControlOrderRepository
 from eventnotify.store.parked import ParkedDeliveryRepository
+from eventnotify.store.positions import PositionRepository
 from eventnotify.store.webhooks import WebhookRepository
 
 Document = dict[str, Any]
@@ -35,6 +36,7 @@ class Store:
     api_keys: ApiKeyRepository
     parked: ParkedDeliveryRepository
     orders: ControlOrderRepository
+    positions: PositionRepository
 
     async def ensure_indexes(self) -> None:
         """Create every index the queries need (idempotent)."""
@@ -45,6 +47,7 @@ class Store:
             self.api_keys,
             self.parked,
             self.orders,
+            self.positions,
         ):
             await repo.ensure_indexes()
 
@@ -95,4 +98,5 @@ def open_store(settings: MongoSettings, client: AsyncMongoClient[Document] | Non
         api_keys=ApiKeyRepository(db),
         parked=ParkedDeliveryRepository(db),
         orders=ControlOrderRepository(db),
+        positions=PositionRepository(db),
     )

@@ -62,15 +62,17 @@ class ControlOrderRepository:
         return str(doc["_id"])
 
     async def pending_rewinds(
-        self, owner: str, web_hook_ids: list[str], now: datetime
+        self, owner: str, web_hook_ids: list[str] | None, now: datetime
     ) -> list[RewindOrder]:
-        """Recent rewind orders of these webhooks not yet applied by ``owner``."""
-        query = {
+        """Recent rewind orders of these webhooks (None: of any) not yet
+        applied by ``owner``."""
+        query: Document = {
             "kind": "rewind",
-            "web_hook_id": {"$in": web_hook_ids},
             "applied_by": {"$ne": owner},
             "created_at": {"$gte": now - ORDER_LIFETIME},
         }
+        if web_hook_ids is not None:
+            query["web_hook_id"] = {"$in": web_hook_ids}
         with storage_errors():
             return [
                 RewindOrder(str(d["_id"]), d["web_hook_id"], d["since"], d["created_at"])

@@ -130,6 +130,13 @@ class ParkedDeliveryRepository:
             )
         return from_doc(doc) if doc else None
 
+    async def of_other_webhooks(self, web_hook_ids: list[str], limit: int) -> list[ParkedDelivery]:
+        """Parked deliveries of any webhook not in ``web_hook_ids`` (deleted or
+        inactive ones, when given the active ids)."""
+        with storage_errors():
+            cursor = self._coll.find({"web_hook_id": {"$nin": web_hook_ids}}).limit(limit)
+            return [from_doc(d) async for d in cursor]
+
     async def has_earlier(self, p: ParkedDelivery) -> bool:
         """Whether a delivery of the same webhook and refId is ahead of ``p``."""
         with storage_errors():

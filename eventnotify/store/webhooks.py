@@ -123,6 +123,8 @@ class WebhookRepository:
                     # Keyset pagination of ListWebhooks walks (org_id, _id).
                     IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
                     IndexModel([("active", ASCENDING)]),
+                    # The dispatcher's refresh reads what changed since its last look.
+                    IndexModel([("last_updated_on", ASCENDING)]),
                 ]
             )
 
@@ -184,6 +186,13 @@ class WebhookRepository:
         query: Document = {"active": True} if active_only else {}
         with storage_errors():
             return [from_doc(d) async for d in self._coll.find(query)]
+
+    async def list_changed(self, since: datetime) -> list[Webhook]:
+        """Webhooks updated at or after ``since`` (the dispatcher's cheap refresh)."""
+        with storage_errors():
+            return [
+                from_doc(d) async for d in self._coll.find({"last_updated_on": {"$gte": since}})
+            ]
 
     async def replace(self, hook: Webhook) -> None:
         """Store a changed webhook; AlreadyExists when the new name is taken."""

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from eventnotify.catalog.sample import sample_data
+from eventnotify.delivery import outcome
 from eventnotify.delivery.entries import new_entry
 from eventnotify.delivery.http_sender import AttemptResult, HttpSender
 from eventnotify.delivery.queue_sender import QueueSender
@@ -23,7 +24,6 @@ from eventnotify.delivery.request import OutboundRequest, build_request
 from eventnotify.domain import (
     Caller,
     DeliveryAttempt,
-    DeliveryStatus,
     EventType,
     LogEntry,
     Webhook,
@@ -149,9 +149,7 @@ def _finished(entry: LogEntry, event: SourceEvent, result: AttemptResult, ok: bo
     now = utcnow()
     attempted_at = entry.ingested_at
     entry.started_at = attempted_at
-    entry.ended_at = now
-    entry.updated_at = now
-    entry.status = DeliveryStatus.DELIVERED if ok else DeliveryStatus.FAILED
+    outcome.apply(entry, outcome.test_send(ok, result.error or f"HTTP {result.http_status}", now))
     entry.attempts = [
         DeliveryAttempt(
             time=attempted_at,
@@ -165,7 +163,6 @@ def _finished(entry: LogEntry, event: SourceEvent, result: AttemptResult, ok: bo
     entry.last_http_status = result.http_status
     entry.last_duration_ms = result.duration_ms
     if not ok:
-        entry.failure_reason = f"test send: {result.error or f'HTTP {result.http_status}'}"
         # Kept like any failed delivery's event, so a replay of the webhook's
         # failures never meets an entry it cannot resend.
         entry.source_event = event.to_doc()

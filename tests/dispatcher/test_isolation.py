@@ -89,10 +89,12 @@ async def test_dead_webhooks_leave_healthy_p99_within_20_percent(
                 store, ORG, f"http://127.0.0.1:{free_port()}/refused", [NAME]
             )
 
-            # Both dead webhooks are at work (they start from the topic's
-            # beginning, so there is a backlog for them): every connection
-            # slot of the hanging one is held, the refusing one's circuit has
-            # opened after its failures.
+            # A new webhook gets only events published after it was created:
+            # give both dead webhooks work. Then wait until every connection
+            # slot of the hanging one is held and the refusing one's circuit
+            # has opened after its failures.
+            await publish_paced(producer, make, 100, RATE)
+
             async def dead_at_work() -> bool:
                 hook = await store.webhooks.get(ORG, refused.web_hook_id)
                 return (

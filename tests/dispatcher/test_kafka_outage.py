@@ -8,10 +8,14 @@ import dataclasses
 import signal
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
 from devstack import free_port, kafka_server
 from dispatcher.app import Dispatcher
 from eventnotify.delivery.request import delivered_event_id
 from eventnotify.domain import DeliveryStatus
+from eventnotify.envelope import topic_for
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
@@ -93,3 +97,42 @@ async def test_graceful_shutdown_drains_records_and_commits(
         assert len({r.json["eventId"] for r in receiver.ok_for("/slow")}) == 6
     finally:
         await d2.shutdown()
+
+
+async def test_dispatcher_recreates_topics_a_restarted_broker_lost(
+    settings: Settings, store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    # A broker of our own with in-memory storage: a restart loses every topic.
+    broker = kafka_server(free_port(), tmp_path)
+    broker.start()
+    kafka = dataclasses.replace(settings.kafka, bootstrap_servers=f"127.0.0.1:{broker.port}")
+    settings = settings.replace(kafka=kafka)
+    await add_webhook(store, ORG, receiver.url("/lost"), ["badgeEarned"])
+    d = Dispatcher(settings)
+    await d.start()
+    try:
+        async with EventProducer(settings) as p:
+            await p.publish(make_event(ORG, "badgeEarned", "l1", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/lost")) == 1)
+        broker.stop()
+        broker.start()
+        topic = topic_for(settings.kafka.topic_prefix, "badgeEarned")
+
+        async def recreated() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+            try:
+                await admin.start()
+                return topic in set(await admin.list_topics())
+            except KafkaError:
+                return False
+            finally:
+                await admin.close()
+
+        await wait_until(recreated, within=60, interval=0.5)
+        async with EventProducer(settings) as p:
+            await p.publish(make_event(ORG, "badgeEarned", "l2", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/lost")) == 2, within=60)
+        assert [r.json["refId"] for r in receiver.ok_for("/lost")] == ["l1", "l2"]
+    finally:
+        await d.shutdown()
+        broker.stop()

@@ -1,0 +1,472 @@
+"""``make bench-scale``: one dispatcher process carrying many webhooks.
+
+Method
+------
+- Servers: its own SecantusDB and Tansu (``devstack``) unless ``MONGODB_URI``
+  / ``KAFKA_BOOTSTRAP_SERVERS`` say otherwise. The dispatcher is a real
+  ``python -m dispatcher`` child (``tests.support.processes``), so its CPU,
+  RSS and sockets are its own: CPU from ``/proc/<pid>/stat`` (utime+stime),
+  RSS from ``/proc/<pid>/status``, Kafka connections = its TCP sockets whose
+  peer is the broker's port (``/proc/<pid>/fd`` x ``/proc/net/tcp``). The
+  receiver is ``tests.support.receiver.Receiver`` in this (bench) process.
+- Webhooks: N active HTTP webhooks (default 10,000) over ``orgs`` orgs
+  (default 50), each subscribed to 3 of 20 standard event names, inserted
+  straight into MongoDB before the dispatcher starts.
+- Idle: after the dispatcher owns its partitions, CPU over ``idle_seconds``
+  with no events flowing, as % of one core.
+- New webhook -> first event: a webhook is created (stored) and an event for
+  it published at once; the time until the receiver has it. ``samples`` times.
+- Fan-out: F webhooks (1, 10, 50) on one (org, event name); events are
+  published as a backlog of ~``fanout_deliveries`` deliveries and the
+  dispatcher's CPU over the phase / deliveries gives CPU per delivery.
+- Latency: one webhook; events paced at ``rate``/s for ``paced_seconds``;
+  created (publish time, this clock) -> received p50/p99. Next to it, the
+  floor: a bare aiokafka producer -> consumer loop on the same broker with the
+  same ``fetch_max_wait_ms`` and the same pacing.
+- Isolation: ``iso_webhooks`` webhooks on one name, of which 10 refuse
+  connections and 10 answer after 2 s; healthy deliveries' p99 latency against
+  a run with all healthy.
+Bounded: every wait has a deadline; the bench stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from devstack import Stack, free_port, start_stack
+from eventnotify.catalog.sample import sample_data
+from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.envelope import encode, topic_for
+from eventnotify.settings import MongoSettings
+from eventnotify.store import Store, open_store
+from eventnotify.store.webhooks import to_doc
+from eventnotify.timefmt import utcnow
+from tests.support.hooks import make_webhook
+from tests.support.kafka import make_event
+from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.receiver import Receiver, Reply
+
+NAMES = [n for n, e in STANDARD_EVENTS.items() if e.schema is not None][:20]
+EXTRA = [n for n, e in STANDARD_EVENTS.items() if e.schema is not None][20:30]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Config:
+    webhooks: int = 10_000
+    orgs: int = 50
+    idle_seconds: float = 10.0
+    samples: int = 20
+    fanout_deliveries: int = 1_500
+    rate: float = 200.0
+    paced_seconds: float = 10.0
+    iso_webhooks: int = 1_000
+    fetch_wait_ms: int = 10
+    refresh_seconds: float = 1.0
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, what: str, figure: str, target: str) -> None:
+        self.rows.append((what, figure, target))
+        print(f"  {what}: {figure}  (target {target})", flush=True)
+
+
+# -- the dispatcher process, seen from /proc ------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def connections_to(pid: int, port: int) -> int:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            remote_port = int(parts[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and parts[9] in inodes and parts[3] == "01":
+                count += 1
+    return count
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def at_least(receiver: Receiver, path: str, n: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        return len(receiver.ok_for(path)) >= n
+
+    return probe
+
+
+async def until(probe: Callable[[], bool], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not probe():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.005)
+
+
+# -- the bench ---------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, cfg: Config, stack: Stack, workdir: Path) -> None:
+        self.cfg = cfg
+        self.stack = stack
+        self.workdir = workdir
+        self.prefix = f"s{uuid.uuid4().hex[:6]}."
+        self.database = f"scale_{uuid.uuid4().hex[:6]}"
+        self.store: Store = open_store(MongoSettings(uri=stack.mongodb_uri, database=self.database))
+        self.receiver = Receiver()
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=False, linger_ms=1
+        )
+        self.sent: dict[str, float] = {}  # refId -> publish time
+        self.report = Report()
+        self.proc: DispatcherProcess | None = None
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.stack.kafka_bootstrap.rsplit(":", 1)[1])
+
+    async def publish(self, org: int, name: str, ref: str) -> None:
+        schema = STANDARD_EVENTS[name].schema
+        assert schema is not None
+        now = time.time()
+        event = make_event(org, name, ref, sample_data(schema), created_at_ms=int(now * 1000))
+        value, headers = encode(event)
+        self.sent[ref] = now
+        await self.producer.send(
+            topic_for(self.prefix, name), value, key=ref.encode(), headers=headers
+        )
+
+    def latencies(self, path: str) -> list[float]:
+        return [r.at - self.sent[r.json["refId"]] for r in self.receiver.ok_for(path)]
+
+    async def add_hooks(self, hooks: list[Any]) -> None:
+        for i in range(0, len(hooks), 1000):
+            await self.store.db["webhooks"].insert_many([to_doc(h) for h in hooks[i : i + 1000]])
+
+    async def setup(self) -> None:
+        await self.store.ensure_indexes()
+        await self.receiver.start()
+        await self.producer.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(topic_for(self.prefix, n), 4, 1) for n in NAMES + EXTRA]
+            )
+        finally:
+            await admin.close()
+        rng = random.Random(8)
+        hooks = [
+            make_webhook(
+                1 + i % self.cfg.orgs,
+                self.receiver.url("/idle"),
+                rng.sample(NAMES, 3),
+                max_allowed_connections=4,
+            )
+            for i in range(self.cfg.webhooks)
+        ]
+        t = time.monotonic()
+        await self.add_hooks(hooks)
+        print(f"  inserted {len(hooks)} webhooks in {time.monotonic() - t:.1f} s", flush=True)
+
+    def start_dispatcher(self) -> DispatcherProcess:
+        env = dispatcher_env(
+            self.stack.mongodb_uri,
+            self.database,
+            self.stack.kafka_bootstrap,
+            self.prefix,
+            EVENTNOTIFY_FETCH_MAX_WAIT_MS=str(self.cfg.fetch_wait_ms),
+            EVENTNOTIFY_REFRESH_SECONDS=str(self.cfg.refresh_seconds),
+            EVENTNOTIFY_LOG_LEVEL="WARNING",
+            LOG_LEVEL="WARNING",
+        )
+        proc = DispatcherProcess(env, self.workdir / "dispatcher.log")
+        proc.start()
+        self.proc = proc
+        return proc
+
+    async def ready(self) -> None:
+        # Ready = a probe event to a probe webhook arrives.
+        hook = make_webhook(9999, self.receiver.url("/probe"), [NAMES[0]])
+        await self.add_hooks([hook])
+        deadline = time.monotonic() + 120
+        n = 0
+        while not self.receiver.ok_for("/probe"):
+            if time.monotonic() > deadline:
+                raise TimeoutError("dispatcher not ready")
+            await self.publish(9999, NAMES[0], f"probe{n}")
+            n += 1
+            await asyncio.sleep(1.0)
+
+    async def idle(self, pid: int) -> None:
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        await asyncio.sleep(self.cfg.idle_seconds)
+        cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - t0) * 100
+        r = self.report
+        r.add(f"idle CPU, {self.cfg.webhooks} webhooks", f"{cpu:.1f} % of a core", "<= 5 %")
+        r.add("Kafka connections", str(connections_to(pid, self.kafka_port)), "independent of N")
+        r.add("RSS", f"{rss_mib(pid):.0f} MiB", "<= 1024 MiB")
+
+    async def new_webhook(self) -> None:
+        waits = []
+        for i in range(self.cfg.samples):
+            path = f"/new{i}"
+            org = 5000 + i
+            await self.add_hooks([make_webhook(org, self.receiver.url(path), [NAMES[i % 20]])])
+            await self.publish(org, NAMES[i % 20], f"new{i}")
+            await until(at_least(self.receiver, path, 1), 30, f"first event at {path}")
+            waits.append(self.latencies(path)[0])
+        self.report.add(
+            f"new webhook -> first event ({len(waits)} samples)",
+            f"p50 {pct(waits, 0.5) * 1000:.0f} ms, p99 {pct(waits, 0.99) * 1000:.0f} ms",
+            "p99 <= 2000 ms",
+        )
+
+    async def fanout(self, pid: int) -> None:
+        per: dict[int, float] = {}
+        for k, fan in enumerate((1, 10, 50)):
+            org, name = 6000 + fan, EXTRA[k]
+            path = f"/fan{fan}"
+            await self.add_hooks(
+                [
+                    make_webhook(org, self.receiver.url(path), [name], max_allowed_connections=16)
+                    for _ in range(fan)
+                ]
+            )
+            # Let the dispatcher pick them up (first event of each arrives).
+            await self.publish(org, name, f"warm{fan}")
+            await until(at_least(self.receiver, path, fan), 60, "fan-out warm-up")
+            events = max(1, self.cfg.fanout_deliveries // fan)
+            base = len(self.receiver.ok_for(path))
+            c0 = cpu_seconds(pid)
+            for i in range(events):
+                await self.publish(org, name, f"f{fan}-{i}")
+            await self.producer.flush()
+            want = base + events * fan
+            await until(at_least(self.receiver, path, want), 180, "fan-out")
+            per[fan] = (cpu_seconds(pid) - c0) / (events * fan) * 1e6
+        self.report.add(
+            "CPU per delivery, fan-out 1 / 10 / 50",
+            f"{per[1]:.0f} / {per[10]:.0f} / {per[50]:.0f} us ({per[50] / per[1]:.2f}x)",
+            "fan-out 50 <= 1.2x fan-out 1",
+        )
+
+    async def paced(self) -> None:
+        org, name, path = 7000, EXTRA[3], "/paced"
+        await self.add_hooks(
+            [make_webhook(org, self.receiver.url(path), [name], max_allowed_connections=16)]
+        )
+        await self.publish(org, name, "paced-warm")
+        await until(lambda: bool(self.receiver.ok_for(path)), 30, "paced warm-up")
+        n = int(self.cfg.rate * self.cfg.paced_seconds)
+        start = time.monotonic()
+        for i in range(n):
+            due = start + i / self.cfg.rate
+            if (wait := due - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            await self.publish(org, name, f"p{i}")
+        await until(lambda: len(self.receiver.ok_for(path)) >= n + 1, 60, "paced")
+        lat = [
+            x
+            for r, x in zip(self.receiver.ok_for(path), self.latencies(path), strict=True)
+            if r.json["refId"] != "paced-warm"
+        ]
+        floor = await self.bare_floor(n)
+        self.report.add(
+            f"created -> received at {self.cfg.rate:.0f}/s "
+            f"(fetch_max_wait_ms {self.cfg.fetch_wait_ms})",
+            f"p50 {pct(lat, 0.5) * 1000:.1f} ms, p99 {pct(lat, 0.99) * 1000:.1f} ms; "
+            f"bare produce->consume p50 {pct(floor, 0.5) * 1000:.1f} ms, "
+            f"p99 {pct(floor, 0.99) * 1000:.1f} ms",
+            "p50 <= 20 ms, p99 <= 100 ms",
+        )
+
+    async def bare_floor(self, n: int) -> list[float]:
+        topic = f"{self.prefix}floor"
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.stack.kafka_bootstrap,
+            group_id=f"floor-{uuid.uuid4().hex[:6]}",
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.cfg.fetch_wait_ms,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.stack.kafka_bootstrap, linger_ms=1)
+        await producer.start()
+        await producer.send_and_wait(topic, b"warm")
+        await consumer.start()
+        out: list[float] = []
+
+        async def consume() -> None:
+            while len(out) < n:
+                batch = await consumer.getmany(timeout_ms=200)
+                now = time.time()
+                for msgs in batch.values():
+                    out.extend(now - float(m.value) for m in msgs if m.value != b"warm")
+
+        task = asyncio.create_task(consume())
+        start = time.monotonic()
+        for i in range(n):
+            due = start + i / self.cfg.rate
+            if (wait := due - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            await producer.send(topic, repr(time.time()).encode())
+        await asyncio.wait_for(task, 60)
+        await consumer.stop()
+        await producer.stop()
+        return out
+
+    async def isolation(self) -> None:
+        dead_port = free_port()
+        results = {}
+        for label, faulty in (("all healthy", False), ("10 dead + 10 slow", True)):
+            org, name = 8000 + int(faulty), EXTRA[4 + int(faulty)]
+            self.receiver.on("/slow", lambda _r, _n: Reply(200, delay=2.0))
+            hooks = []
+            for i in range(self.cfg.iso_webhooks):
+                if faulty and i < 10:
+                    url = f"http://127.0.0.1:{dead_port}/dead"
+                elif faulty and i < 20:
+                    url = self.receiver.url("/slow")
+                else:
+                    url = self.receiver.url(f"/iso{int(faulty)}")
+                hooks.append(make_webhook(org, url, [name], max_allowed_connections=4))
+            await self.add_hooks(hooks)
+            path = f"/iso{int(faulty)}"
+            healthy = self.cfg.iso_webhooks - (20 if faulty else 0)
+            await self.publish(org, name, f"iso-warm{int(faulty)}")
+            await until(at_least(self.receiver, path, healthy), 120, "isolation warm-up")
+            base = len(self.receiver.ok_for(path))
+            events = 10
+            for i in range(events):
+                await self.publish(org, name, f"iso{int(faulty)}-{i}")
+                await asyncio.sleep(0.2)
+            await until(at_least(self.receiver, path, base + events * healthy), 180, "isolation")
+            lat = self.latencies(path)[base:]
+            results[label] = pct(lat, 0.99)
+        ratio = results["10 dead + 10 slow"] / results["all healthy"]
+        self.report.add(
+            f"healthy p99 among {self.cfg.iso_webhooks} (10 dead, 10 slow 2 s)",
+            f"{results['10 dead + 10 slow'] * 1000:.0f} ms vs "
+            f"{results['all healthy'] * 1000:.0f} ms all healthy ({ratio:.2f}x)",
+            "<= 1.2x",
+        )
+
+    async def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+        await self.producer.stop()
+        await self.receiver.stop()
+        await self.store.close()
+
+
+async def run(cfg: Config, phases: set[str]) -> Report:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    stack = start_stack(workdir / "stack")
+    bench = Bench(cfg, stack, workdir)
+    try:
+        await bench.setup()
+        proc = bench.start_dispatcher()
+        assert proc.proc is not None
+        pid = proc.proc.pid
+        t = time.monotonic()
+        await bench.ready()
+        print(f"  dispatcher serving after {time.monotonic() - t:.1f} s", flush=True)
+        await asyncio.sleep(3)  # let start-up work settle before measuring idle
+        if "idle" in phases:
+            await bench.idle(pid)
+        if "new" in phases:
+            await bench.new_webhook()
+        if "fanout" in phases:
+            await bench.fanout(pid)
+        if "latency" in phases:
+            await bench.paced()
+        if "isolation" in phases:
+            await bench.isolation()
+    except BaseException:
+        if bench.proc is not None:
+            print(bench.proc.tail(30))
+        raise
+    finally:
+        await bench.close()
+        stack.stop()
+    return bench.report
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--webhooks", type=int, default=Config.webhooks)
+    p.add_argument("--samples", type=int, default=Config.samples)
+    p.add_argument("--iso-webhooks", type=int, default=Config.iso_webhooks)
+    p.add_argument("--rate", type=float, default=Config.rate)
+    p.add_argument("--fetch-wait-ms", type=int, default=Config.fetch_wait_ms)
+    p.add_argument("--refresh-seconds", type=float, default=Config.refresh_seconds)
+    p.add_argument("--phases", default="idle,new,fanout,latency,isolation")
+    a = p.parse_args()
+    cfg = Config(
+        webhooks=a.webhooks,
+        samples=a.samples,
+        iso_webhooks=a.iso_webhooks,
+        rate=a.rate,
+        fetch_wait_ms=a.fetch_wait_ms,
+        refresh_seconds=a.refresh_seconds,
+    )
+    print(f"bench-scale: {cfg}", flush=True)
+    started = time.monotonic()
+    report = asyncio.run(run(cfg, set(a.phases.split(","))))
+    print("\n| figure | measured | target |\n|---|---|---|")
+    for what, figure, target in report.rows:
+        print(f"| {what} | {figure} | {target} |")
+    print(
+        f"\nmachine: {os.cpu_count()} cores; servers: SecantusDB + Tansu (devstack, 127.0.0.1); "
+        f"took {time.monotonic() - started:.0f} s; finished at {utcnow().isoformat()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""Catch-up readers: bring detached webhooks back to the shared stream.
+
+A detached webhook (backlog was full, circuit open, created while the stream
+was past its first events, or rewound) is read from its own position by a
+group-less reader of its own, one webhook per reader and at most
+``catchup_readers`` at once, so Kafka connections do not grow with webhooks.
+The reader hands records to ``Fanout.handle(only=...)`` with the same cap,
+ordering and circuit rules as live delivery, and merges the webhook back into
+the shared stream at an exact offset: when the next record it would hand is
+the shared stream's next one on that partition, the webhook is attached
+there, so nothing is skipped or handed twice. Its stored position is kept
+(and advanced to its lowest unrecorded outcome) until every catch-up outcome
+before the merge point is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from dispatcher.fanout import Fanout, RecordDone
+from dispatcher.intake import SharedIntake
+from dispatcher.offsets import PartitionWatermark
+from dispatcher.positions import Positions
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from eventnotify.domain import CircuitState
+from eventnotify.settings import Settings
+
+log = logging.getLogger(__name__)
+SCAN_SECONDS = 0.05
+PERSIST_SECONDS = 0.5
+POLL_MS = 100
+
+
+class CatchUp:
+    """Starts and supervises the catch-up readers of this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        intake: SharedIntake,
+        fanout: Fanout,
+        positions: Positions,
+        recorder: Recorder,
+        runtimes: Callable[[], dict[str, WebhookRuntime]],
+    ) -> None:
+        self._settings = settings
+        self._intake = intake
+        self._fanout = fanout
+        self._positions = positions
+        self._recorder = recorder
+        self._runtimes = runtimes
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._scan()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), SCAN_SECONDS)
+        for task in list(self._readers.values()):
+            task.cancel()
+        await asyncio.gather(*self._readers.values(), return_exceptions=True)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+
+    def restart(self, hook_id: str) -> None:
+        """Stop a webhook's reader (a rewind moved its position); the next
+        scan starts a new one."""
+        task = self._readers.pop(hook_id, None)
+        if task is not None:
+            task.cancel()
+
+    def reading(self, hook_id: str) -> bool:
+        return hook_id in self._readers
+
+    def _scan(self) -> None:
+        runtimes = self._runtimes()
+        limit = self._settings.dispatcher.catchup_readers
+        for hook_id in self._positions.detached_webhooks():
+            if hook_id in self._readers:
+                continue
+            rt = runtimes.get(hook_id)
+            if rt is None or rt.retired:
+                self._positions.forget_webhook(hook_id)
+                continue
+            if len(self._readers) >= limit:
+                return
+            if not self._ready(rt):
+                continue
+            task = asyncio.create_task(self._read(rt), name=f"catch-up-{hook_id}")
+            self._readers[hook_id] = task
+            task.add_done_callback(self._ended_cb(hook_id))
+
+    def _ended_cb(self, hook_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def ended(task: asyncio.Task[None]) -> None:
+            self._ended(hook_id, task)
+
+        return ended
+
+    def _ended(self, hook_id: str, task: asyncio.Task[None]) -> None:
+        if self._readers.get(hook_id) is task:
+            del self._readers[hook_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("catch-up reader failed", exc_info=task.exception())
+
+    def _ready(self, rt: WebhookRuntime) -> bool:
+        rt.circuit.poll(time.monotonic())
+        return (
+            rt.circuit.allows_traffic
+            and self._recorder.healthy
+            and rt.backlog < max(1, self._settings.dispatcher.max_backlog_per_webhook // 2)
+        )
+
+    def _room(self, rt: WebhookRuntime) -> int:
+        rt.circuit.poll(time.monotonic())
+        if rt.circuit.state is CircuitState.OPEN or not self._recorder.healthy:
+            return -1
+        if rt.circuit.state is CircuitState.HALF_OPEN:
+            return 0 if rt.backlog else 1  # one probe at a time
+        return max(0, min(500, self._settings.dispatcher.max_backlog_per_webhook - rt.backlog))
+
+    async def _read(self, rt: WebhookRuntime) -> None:
+        hook_id = rt.hook.web_hook_id
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self._settings.dispatcher.fetch_max_wait_ms,
+        )
+        await consumer.start()
+        tracker = self._positions.pending(hook_id)
+        extra = {"web_hook_id": hook_id, "consumer_group_id": rt.hook.consumer_group_id}
+        log.info(
+            "catching up from %s",
+            ",".join(
+                f"{tp.topic}/{tp.partition}/{d.offset}"
+                for tp, d in sorted(self._positions.of_webhook(hook_id).items())
+            ),
+            extra=extra,
+        )
+        waiting_since = 0.0
+        seen: dict[TopicPartition, int] = {}  # partition -> generation it was seeked for
+        merged: set[TopicPartition] = set()  # attached, catch-up outcomes pending
+        progress = asyncio.Event()
+        last_persist = 0.0
+        try:
+            while not self._stopping.is_set():
+                mine = {
+                    tp: d
+                    for tp, d in self._positions.of_webhook(hook_id).items()
+                    if d.offset is not None
+                }
+                owned = self._intake.assignment()
+                for tp in [tp for tp in merged if tracker.open_count_of(tp) == 0]:
+                    merged.discard(tp)
+                    if tp not in mine and tp in owned:
+                        self._positions.release(tp, hook_id)
+                if not mine:
+                    if not merged:
+                        return  # fully merged back
+                    progress.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(progress.wait(), 0.2)
+                    continue
+                if set(mine) != set(consumer.assignment()):
+                    consumer.assign(sorted(mine))
+                    for tp, d in mine.items():  # assign() forgets positions
+                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
+                for tp, d in mine.items():
+                    if seen.get(tp) != d.generation:
+                        # A new detach or a rewind: start over from its position.
+                        # (Outcomes still pending keep their own watermark.)
+                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
+                        seen[tp] = d.generation
+                room = self._room(rt)
+                if room < 0:
+                    log.info("catch-up paused (circuit or MongoDB)", extra=extra)
+                    return  # circuit open again or MongoDB down: stay detached
+                if room == 0:
+                    now = time.monotonic()
+                    waiting_since = waiting_since or now
+                    if now - waiting_since > 10:
+                        log.warning("catch-up waiting on a backlog of %d", rt.backlog, extra=extra)
+                        waiting_since = now
+                    progress.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(progress.wait(), 0.05)
+                    continue
+                waiting_since = 0.0
+                try:
+                    batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=room)
+                except KafkaError as exc:
+                    log.info("catch-up fetch failed: %s", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                for tp, messages in batch.items():
+                    got = mine.get(tp)
+                    if got is None or seen.get(tp) != got.generation:
+                        continue
+                    d = got
+                    assert d.offset is not None
+                    for msg in messages:
+                        if self._merge_if_caught_up(tp, hook_id, msg.offset, merged):
+                            break
+                        if msg.offset < d.offset:
+                            continue
+                        if not rt.circuit.allows_traffic:
+                            # Stop handing; the rest of the batch is read again later.
+                            consumer.seek(tp, d.offset)
+                            break
+                        wm = tracker.add(tp, msg.offset)
+                        d.offset = msg.offset + 1
+                        self._fanout.handle(
+                            tp, msg, RecordDone(_done(wm, msg.offset, progress)), only=rt
+                        )
+                for tp, d in mine.items():
+                    if tp not in merged and d.offset is not None:
+                        self._merge_if_caught_up(tp, hook_id, d.offset, merged)
+                now = time.monotonic()
+                if now - last_persist >= PERSIST_SECONDS:
+                    last_persist = now
+                    for tp, d in self._positions.of_webhook(hook_id).items():
+                        if d.offset is not None:
+                            self._positions.persist(tp, hook_id, d.offset)
+        finally:
+            await consumer.stop()
+
+    def _merge_if_caught_up(
+        self, tp: TopicPartition, hook_id: str, offset: int, merged: set[TopicPartition]
+    ) -> bool:
+        """Attach the webhook on ``tp`` when ``offset`` is the shared stream's next."""
+        live = self._intake.live_next(tp)
+        if live is None or offset < live:
+            return False
+        self._positions.attach(tp, hook_id)
+        merged.add(tp)
+        log.info("merged back into the shared stream at %s/%s/%s", tp.topic, tp.partition, live)
+        return True
+
+
+def _done(wm: PartitionWatermark, offset: int, progress: asyncio.Event) -> Callable[[], None]:
+    def done() -> None:
+        wm.done(offset)
+        progress.set()
+
+    return done

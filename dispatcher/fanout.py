@@ -1,0 +1,344 @@
+"""Handling one Kafka record: decode and check it once, match it to the
+subscribed webhooks, and hand it to each one's delivery pipeline.
+
+Nothing here reads Kafka or commits: the shared intake (live webhooks) and the
+catch-up readers (detached ones) call ``handle`` with the record and a
+``RecordDone`` that completes once every outcome for it is durably recorded.
+Any failure while handling a record, of any type, dead-letters it for its
+subscribers with the reason and moves on: a record can never stop a reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from dispatcher.catalog_cache import CatalogCache
+from dispatcher.pipeline import Deliverer, Job
+from dispatcher.positions import Positions
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from eventnotify.catalog.schemas import validate_data
+from eventnotify.delivery import outcome
+from eventnotify.delivery.entries import new_entry
+from eventnotify.delivery.request import dead_letter_event_id
+from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry
+from eventnotify.envelope import SourceEvent, decode, topic_for
+from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
+from eventnotify.settings import DispatcherSettings
+from eventnotify.timefmt import from_epoch_ms, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class RecordDone:
+    """Counts the outcomes a record still waits for; calls ``done`` at zero.
+
+    The handler holds one count itself while it works, so a failure half-way
+    through can never complete a record early or leave it open forever."""
+
+    __slots__ = ("_done", "_pending")
+
+    def __init__(self, done: Callable[[], None]) -> None:
+        self._pending = 1
+        self._done = done
+
+    def hold(self) -> None:
+        self._pending += 1
+
+    def release(self) -> None:
+        self._pending -= 1
+        if self._pending == 0:
+            self._done()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    event: SourceEvent | None
+    reason: str  # non-empty: dead-letter
+    violation: str = ""
+
+
+class Fanout:
+    """Decodes, checks and fans a record out to its webhooks' pipelines."""
+
+    def __init__(
+        self,
+        catalog: CatalogCache,
+        deliverer: Deliverer,
+        recorder: Recorder,
+        positions: Positions,
+        topic_prefix: str,
+        settings: DispatcherSettings,
+        subscribers: Callable[[int, str], Sequence[WebhookRuntime]],
+        of_name: Callable[[str], Sequence[WebhookRuntime]],
+    ) -> None:
+        self._catalog = catalog
+        self._deliverer = deliverer
+        self._recorder = recorder
+        self._positions = positions
+        self._prefix = topic_prefix
+        self._settings = settings
+        self._subscribers = subscribers
+        self._of_name = of_name
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # -- the one entry point ---------------------------------------------------
+
+    def handle(
+        self, tp: TopicPartition, msg: Any, done: RecordDone, only: WebhookRuntime | None = None
+    ) -> None:
+        """Hand one record to every live subscriber (or to ``only``, a
+        catching-up webhook). Never raises."""
+        name = tp.topic.removeprefix(self._prefix)
+        targets: Sequence[WebhookRuntime] = ()
+        try:
+            checked = self._check(tp, name, msg)
+            event = checked.event
+            if event is None:
+                targets = self._of_name(name) if only is None else [only]
+            else:
+                targets = self._subscribers(event.org_id, name)
+                if only is not None:
+                    # A catching-up webhook gets only its own org's events.
+                    targets = [only] if any(rt is only for rt in targets) else []
+            for rt in targets:
+                if only is None and not self._admit(rt, tp, msg):
+                    continue
+                if only is not None and (rt.retired or msg.timestamp < rt.since_ms):
+                    continue
+                if checked.reason:
+                    self._dead_letter(rt, tp, msg, event, checked.reason, done)
+                else:
+                    self._deliver(rt, tp, msg, event, checked.violation, done)  # type: ignore[arg-type]
+        except Exception as exc:  # a hostile record must not stop the reader
+            reason = f"record could not be handled ({type(exc).__name__}: {_short(exc)})"
+            log.exception("record %s/%s/%s: %s", tp.topic, tp.partition, msg.offset, reason)
+            for rt in targets or (self._safe_of_name(name) if only is None else [only]):
+                try:
+                    self._dead_letter(rt, tp, msg, None, reason, done)
+                except Exception:
+                    log.exception("dead letter failed; the record is skipped")
+        finally:
+            done.release()
+
+    # -- steps ---------------------------------------------------------------
+
+    def _check(self, tp: TopicPartition, name: str, msg: Any) -> _Checked:
+        try:
+            event = decode(msg.value, msg.headers, msg.timestamp)
+        except RecursionError:
+            return _Checked(None, "undecodable record: nested too deeply")
+        except Exception as exc:  # EnvelopeError, or anything a hostile record provokes
+            return _Checked(None, _short(exc))
+        unsafe = unsafe_data(event.data)
+        if unsafe:
+            return _Checked(event, unsafe)
+        if tp.topic != topic_for(self._prefix, event.event_name):
+            return _Checked(
+                event, f"eventName {event.event_name!r} does not belong on topic {tp.topic!r}"
+            )
+        et = self._catalog.lookup(event.org_id, name)
+        if et is None:
+            return _Checked(event, f"unknown event name {event.event_name!r}")
+        if not et.active:
+            return _Checked(event, f"event {name!r} is not active for org {event.org_id}")
+        if et.schema is None:
+            return _Checked(event, "")
+        violations = validate_data(et.schema, event.data)
+        if not violations:
+            return _Checked(event, "")
+        first = "; ".join(f"{v.field}: {v.description}" for v in violations[:5])
+        if self._settings.schema_mode == "flag":
+            return _Checked(event, "", first)
+        return _Checked(event, f"schema-invalid: {first}")
+
+    def _admit(self, rt: WebhookRuntime, tp: TopicPartition, msg: Any) -> bool:
+        """Whether a live webhook takes this record now; detaches it when it
+        cannot keep up (backlog full) or its endpoint is failing (circuit)."""
+        if rt.retired or msg.timestamp < rt.since_ms:
+            return False
+        if self._positions.get(tp, rt.hook.web_hook_id) is not None:
+            return False  # detached here: its catch-up reader serves it
+        rt.circuit.poll(time.monotonic())
+        state = rt.circuit.state
+        if (
+            state is CircuitState.OPEN
+            or rt.backlog >= self._settings.max_backlog_per_webhook
+            or (state is CircuitState.HALF_OPEN and rt.backlog > 0)
+        ):
+            self._positions.detach(tp, rt.hook.web_hook_id, msg.offset, rt.since_ms)
+            log.info(
+                "detached at %s/%s/%s (%s)",
+                tp.topic,
+                tp.partition,
+                msg.offset,
+                "circuit " + state.value if state is not CircuitState.CLOSED else "backlog full",
+                extra=_extra(rt),
+            )
+            return False
+        return True
+
+    def _deliver(
+        self,
+        rt: WebhookRuntime,
+        tp: TopicPartition,
+        msg: Any,
+        event: SourceEvent,
+        violation: str,
+        done: RecordDone,
+    ) -> None:
+        entry = new_entry(rt.hook, event, _position(tp, msg), msg.timestamp)
+        entry.schema_violation = violation
+        job = Job(event=event, entry=entry, seq=msg.offset)
+        on_recorded = self._recorded(rt, done)
+        if rt.hook.ordered_delivery:
+            place = rt.sequencer.reserve(event.ref_id)
+            self._spawn(rt, self._run_ordered(rt, job, place, on_recorded), done)
+        else:
+            self._spawn(rt, self._run(rt, job, on_recorded), done)
+
+    async def _run(self, rt: WebhookRuntime, job: Job, on_recorded: Callable[[], None]) -> None:
+        _log_context(rt, job)
+        await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+
+    async def _run_ordered(
+        self, rt: WebhookRuntime, job: Job, place: Any, on_recorded: Callable[[], None]
+    ) -> None:
+        _log_context(rt, job)
+        async with rt.sequencer.turn(job.event.ref_id, place):
+            if job.event.ref_id in rt.parked_keys:
+                # An earlier event of this refId is parked: queue behind it.
+                self._deliverer.park_behind(rt, job, on_recorded)
+            else:
+                await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+
+    def _dead_letter(
+        self,
+        rt: WebhookRuntime,
+        tp: TopicPartition,
+        msg: Any,
+        event: SourceEvent | None,
+        reason: str,
+        done: RecordDone,
+    ) -> None:
+        hook = rt.hook
+        position = _position(tp, msg)
+        if event is not None:
+            entry = new_entry(hook, event, position, msg.timestamp)
+        else:
+            key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else ""
+            entry = LogEntry(
+                event_id=dead_letter_event_id(position, hook.web_hook_id),
+                source_event_id="",
+                org_id=hook.org_id,
+                web_hook_id=hook.web_hook_id,
+                consumer_group_id=hook.consumer_group_id,
+                event_name=tp.topic.removeprefix(self._prefix),
+                ref_id=key[:256],
+                request_id="",
+                status=DeliveryStatus.PENDING,
+                ingested_at=from_epoch_ms(msg.timestamp),
+                kafka_position=position,
+            )
+        outcome.apply(entry, outcome.dead_lettered(reason, utcnow()))
+        extra = _extra(rt) | {"event_id": entry.event_id}
+        if entry.request_id:
+            extra["request_id"] = entry.request_id
+        log.warning("dead-lettered %s: %s", position, reason, extra=extra)
+        if rt.metrics is not None:
+            rt.metrics.finished(DeliveryStatus.DEAD_LETTERED, None, False)
+        rt.backlog += 1
+        done.hold()
+        self._recorder.submit(entry, on_durable=self._recorded(rt, done))
+
+    def _recorded(self, rt: WebhookRuntime, done: RecordDone) -> Callable[[], None]:
+        def recorded() -> None:
+            rt.backlog -= 1
+            done.release()
+
+        return recorded
+
+    def _spawn(self, rt: WebhookRuntime, coro: Any, done: RecordDone) -> None:
+        rt.backlog += 1
+        done.hold()
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The record stays open, so it is redelivered after a restart.
+            log.error("delivery task failed", exc_info=task.exception())
+
+    def _safe_of_name(self, name: str) -> Sequence[WebhookRuntime]:
+        try:
+            return self._of_name(name)
+        except Exception:
+            return ()
+
+
+# Limits on an event's ``data`` checked before anything else looks at it: no
+# receiver can use more, and a hostile record must not cost more than this.
+MAX_DATA_DEPTH = 64
+MAX_DATA_CHARS = 512 * 1024
+
+
+def unsafe_data(data: object) -> str:
+    """Why ``data`` cannot be delivered as JSON (empty when it can): not an
+    object, nested deeper than MAX_DATA_DEPTH, larger than MAX_DATA_CHARS of
+    keys and strings, NaN or Infinity, or a value JSON has no type for.
+    Iterative, so depth costs no stack."""
+    if not isinstance(data, dict):
+        return f"data is not an object ({type(data).__name__})"
+    stack: list[tuple[object, int]] = [(data, 1)]
+    chars = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            return f"data nested deeper than {MAX_DATA_DEPTH} levels"
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    return "data has a non-string key"
+                chars += len(k)
+                stack.append((v, depth + 1))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            chars += len(node)
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                return "data holds NaN or Infinity, which JSON cannot carry"
+        elif node is not None and not isinstance(node, bool | int):
+            return f"data holds a {type(node).__name__}, which JSON cannot carry"
+        if chars > MAX_DATA_CHARS:
+            return f"data larger than {MAX_DATA_CHARS} characters"
+    return ""
+
+
+def _position(tp: TopicPartition, msg: Any) -> str:
+    return f"{tp.topic}/{tp.partition}/{msg.offset}"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _extra(rt: WebhookRuntime) -> dict[str, str]:
+    return {"web_hook_id": rt.hook.web_hook_id, "consumer_group_id": rt.hook.consumer_group_id}
+
+
+def _log_context(rt: WebhookRuntime, job: Job) -> None:
+    # Runs inside the delivery's own task, whose context is a copy: no reset needed.
+    consumer_group_id_var.set(rt.hook.consumer_group_id)
+    event_id_var.set(job.entry.event_id)
+    request_id_var.set(job.event.request_id or None)

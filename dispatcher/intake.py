@@ -1,0 +1,389 @@
+"""The shared intake: one Kafka consumer per dispatcher process, in one
+consumer group per deployment, reading every subscribed event topic once.
+
+The consume loop only polls, tracks commit watermarks, pauses while MongoDB is
+down and commits; each record is handed to ``Fanout.handle``. Commit rule: a
+partition's offset is committed only when, for that record and every earlier
+one, each live webhook's outcome is durably recorded, or the webhook detached
+at or before it with its own position durably stored (positions are flushed
+to MongoDB before every commit). Partition ownership decides everything: the
+process holding a partition serves its live webhooks and catches up its
+detached ones; a rebalance hands both over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from dispatcher.fanout import Fanout, RecordDone
+from dispatcher.offsets import OffsetTracker, PartitionWatermark
+from dispatcher.positions import Positions
+from dispatcher.recorder import Recorder
+from dispatcher.runtime import WebhookRuntime
+from eventnotify.settings import Settings
+from eventnotify.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+POLL_MS = 200
+MAX_RECORDS = 500
+COMMIT_INTERVAL = 0.1
+# Missing topics (a broker that lost its data) are looked for this often.
+TOPIC_CHECK_SECONDS = 10.0
+TOPIC_CHECK_TIMEOUT = 5.0
+# After this long without records the intake fetches in short bursts.
+IDLE_AFTER_SECONDS = 1.0
+IDLE_PAUSE_SECONDS = 0.1
+# Records handed out but not recorded, over all webhooks, before fetching waits.
+MAX_OPEN_RECORDS = 20_000
+
+
+def group_id_of(settings: Settings) -> str:
+    return settings.dispatcher.group_id or f"{settings.kafka.topic_prefix}eventnotify-dispatcher"
+
+
+class SharedIntake:
+    """Reads the event topics once and fans every record out."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fanout: Fanout,
+        positions: Positions,
+        recorder: Recorder,
+        subscribers_of_topic: Callable[[str], Iterable[WebhookRuntime]],
+    ) -> None:
+        self._settings = settings
+        self._fanout = fanout
+        self._positions = positions
+        self._recorder = recorder
+        self._subscribers_of_topic = subscribers_of_topic
+        self.group_id = group_id_of(settings)
+        self.prefix = settings.kafka.topic_prefix
+        self._tracker = OffsetTracker()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._wanted: set[str] = set()
+        self._subscribed: set[str] = set()
+        self._changed = asyncio.Event()
+        self._stopping = False
+        self._paused = False
+        self._commit_lock = asyncio.Lock()
+        self._last_topic_check = 0.0
+        # Per partition: the next offset the shared stream hands out; the
+        # exact point where a catching-up webhook merges back.
+        self._next: dict[TopicPartition, int] = {}
+        self._progress = asyncio.Event()
+        self._last_record = 0.0
+
+    # -- what other components ask -------------------------------------------
+
+    def set_topics(self, topics: set[str]) -> None:
+        if topics != self._wanted:
+            self._wanted = set(topics)
+            self._changed.set()
+
+    @property
+    def topics(self) -> set[str]:
+        return set(self._wanted)
+
+    def assignment(self) -> set[TopicPartition]:
+        c = self._consumer
+        return set(c.assignment()) if c is not None else set()
+
+    def owned(self, topics: Iterable[str]) -> list[TopicPartition]:
+        wanted = set(topics)
+        return [tp for tp in self.assignment() if tp.topic in wanted and tp in self._next]
+
+    def live_next(self, tp: TopicPartition) -> int | None:
+        return self._next.get(tp)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        c = self._consumer
+        return c.highwater(tp) if c is not None else None
+
+    async def offsets_for(
+        self, tps: list[TopicPartition], since_ms: int
+    ) -> dict[TopicPartition, int]:
+        """First offset at or after ``since_ms`` per partition (the end if none)."""
+        c = self._consumer
+        if c is None or not tps:
+            return {}
+        found = await c.offsets_for_times({tp: since_ms for tp in tps})
+        ends = await c.end_offsets(tps)
+        return {tp: (hit.offset if (hit := found.get(tp)) is not None else ends[tp]) for tp in tps}
+
+    def open_records(self) -> int:
+        return self._tracker.open_count()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def run(self) -> None:
+        k = self._settings.kafka
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=k.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"eventnotify-{self.group_id}",
+            enable_auto_commit=False,
+            # A deployment's first start: from the beginning, and each webhook
+            # takes only records newer than its creation (``since_ms``).
+            auto_offset_reset="earliest",
+            session_timeout_ms=k.session_timeout_ms,
+            heartbeat_interval_ms=k.heartbeat_interval_ms,
+            fetch_max_wait_ms=self._settings.dispatcher.fetch_max_wait_ms,
+            metadata_max_age_ms=30000,
+            max_partition_fetch_bytes=1 << 20,
+        )
+        self._consumer = consumer
+        started = False
+        committer: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping:
+                if not started:
+                    try:
+                        await consumer.start()
+                        started = True
+                    except KafkaError as exc:
+                        log.warning("shared consumer start failed, retrying: %s", exc)
+                        await asyncio.sleep(1.0)
+                        continue
+                    committer = asyncio.create_task(self._commit_loop(consumer), name="commit")
+                await self._step(consumer)
+        finally:
+            if committer is not None:
+                committer.cancel()
+                await asyncio.gather(committer, return_exceptions=True)
+            if started:
+                await self._drain(consumer)
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._changed.set()
+
+    async def _step(self, consumer: AIOKafkaConsumer) -> None:
+        await self._follow_topics(consumer)
+        if not self._subscribed:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 1.0)
+            return
+        await self._resolve_positions()
+        # MongoDB down: outcomes cannot be recorded, so stop taking records.
+        self._set_paused(consumer, not self._recorder.healthy)
+        if self._tracker.open_count() >= MAX_OPEN_RECORDS:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), POLL_MS / 1000)
+            return
+        timeout_ms = POLL_MS
+        if not self._paused and time.monotonic() - self._last_record >= IDLE_AFTER_SECONDS:
+            timeout_ms = await self._idle_pause(consumer)
+        try:
+            batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=MAX_RECORDS)
+        except KafkaError as exc:  # the client reconnects by itself; keep looping
+            log.warning("fetch failed: %s", exc)
+            await asyncio.sleep(0.5)
+            return
+        if batch:
+            self._last_record = time.monotonic()
+        for tp, messages in batch.items():
+            for msg in messages:
+                self._next[tp] = msg.offset + 1
+                wm = self._tracker.add(tp, msg.offset)
+                self._fanout.handle(tp, msg, RecordDone(self._done(wm, msg.offset)))
+
+    async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
+        """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
+        then fetch briefly. A short fetch_max_wait_ms keeps latency low under
+        load (the broker may hold each fetch that long), but fetching back to
+        back with it costs a round trip every few ms while nothing flows; this
+        caps idle fetching at a few per second, at the price of up to
+        IDLE_PAUSE_SECONDS on the first event after a quiet spell.
+        Returns the getmany timeout to use."""
+        assigned = list(consumer.assignment())
+        consumer.pause(*assigned)
+        try:
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), IDLE_PAUSE_SECONDS)
+        finally:
+            if not self._paused:
+                consumer.resume(*assigned)
+        return 2 * self._settings.dispatcher.fetch_max_wait_ms + 20
+
+    def _done(self, wm: PartitionWatermark, offset: int) -> Callable[[], None]:
+        def done() -> None:
+            wm.done(offset)
+            self._progress.set()
+
+        return done
+
+    async def _follow_topics(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        if self._wanted == self._subscribed and now - self._last_topic_check < TOPIC_CHECK_SECONDS:
+            return
+        self._last_topic_check = now
+        try:
+            # Bounded: with the broker down this must not hold the loop.
+            await asyncio.wait_for(self._ensure_topics(self._wanted), TOPIC_CHECK_TIMEOUT)
+        except Exception as exc:  # Kafka down: the client retries; so do we, later
+            log.info("topic check failed: %s", exc)
+        if self._wanted != self._subscribed:
+            if self._wanted:
+                consumer.subscribe(sorted(self._wanted), listener=_Rebalance(self))
+            else:
+                consumer.unsubscribe()
+            self._subscribed = set(self._wanted)
+            log.info("shared intake reads %d topics", len(self._subscribed))
+
+    async def _ensure_topics(self, topics: set[str]) -> None:
+        """Create missing event topics (first use, or a broker that lost them)."""
+        await ensure_topics(
+            self._settings.kafka.bootstrap_servers,
+            topics,
+            partitions=self._settings.kafka.topic_partitions,
+        )
+
+    async def _resolve_positions(self) -> None:
+        """Turn "from time T" positions (new webhooks, rewinds) into offsets."""
+        pending = self._positions.unresolved()
+        if not pending:
+            return
+        by_since: dict[int, list[TopicPartition]] = {}
+        for tp, _hook, d in pending:
+            if tp in self._next:
+                by_since.setdefault(d.since_ms, []).append(tp)
+        try:
+            resolved = {
+                s: await self.offsets_for(sorted(set(tps)), s) for s, tps in by_since.items()
+            }
+        except KafkaError as exc:
+            log.info("position lookup failed, retrying: %s", exc)
+            return
+        for tp, hook_id, d in pending:
+            offset = resolved.get(d.since_ms, {}).get(tp)
+            if offset is not None:
+                self._positions.resolve(tp, hook_id, offset)
+
+    def _set_paused(self, consumer: AIOKafkaConsumer, pause: bool) -> None:
+        if pause == self._paused:
+            return
+        assigned = list(consumer.assignment())
+        if pause:
+            consumer.pause(*assigned)
+        else:
+            consumer.resume(*assigned)
+        self._paused = pause
+
+    # -- offsets ---------------------------------------------------------------
+
+    async def _commit_loop(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit every COMMIT_INTERVAL, apart from the fetch loop (a commit is
+        a broker round trip, and fetching must not wait for it)."""
+        while True:
+            await asyncio.sleep(COMMIT_INTERVAL)
+            try:
+                await self._commit(consumer)
+            except Exception as exc:  # never let the committer die
+                log.warning("commit failed: %s", exc)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        async with self._commit_lock:
+            # Snapshot first: a webhook detached after this point detaches at
+            # or after these offsets, so the flush below covers every detach
+            # the commit may pass.
+            offsets = self._tracker.to_commit()
+            try:
+                await self._positions.flush()
+            except Exception as exc:
+                log.warning("storing webhook positions failed; not committing: %s", exc)
+                return
+            if not offsets:
+                return
+            try:
+                await consumer.commit(offsets)  # type: ignore[arg-type]
+            except KafkaError as exc:  # e.g. a rebalance took the partition: redelivered
+                log.info("commit skipped: %s", exc)
+                return
+            self._tracker.committed(offsets)
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self._consumer is not None:
+            await self._commit(self._consumer)
+        self._tracker.forget(set(revoked))
+        self._positions.forget_partitions(revoked)
+        for tp in revoked:
+            self._next.pop(tp, None)
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        if consumer is None or not assigned:
+            return
+        # The client may fetch for new partitions while this callback awaits:
+        # hold them until we know who is detached where and the merge points.
+        consumer.pause(*assigned)
+        log.info("consuming %s", ",".join(sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)))
+        try:
+            await self._prepare(consumer, assigned)
+        finally:
+            if not self._paused:
+                consumer.resume(*assigned)
+
+    async def _prepare(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        try:
+            await self._positions.load(assigned)
+        except Exception as exc:
+            log.warning("could not load webhook positions: %s", exc)
+        for tp in assigned:
+            # Where this consumer will really read from (the committed offset,
+            # or the reset position): the exact merge point for catch-up.
+            start = self._next[tp] = await consumer.position(tp)
+            # A stored position past the group's is clamped to it: records
+            # between them were handed to the webhook live, but their outcomes
+            # may not have been recorded before the last owner stopped.
+            self._positions.clamp(tp, start)
+            for rt in self._subscribers_of_topic(tp.topic):
+                hook_id = rt.hook.web_hook_id
+                if (
+                    rt.dynamic
+                    and self._positions.get(tp, hook_id) is None
+                    and not self._positions.known_live(tp, hook_id)
+                ):
+                    # Created or reactivated while we run: from its own start.
+                    self._positions.detach(tp, hook_id, None, rt.since_ms)
+
+    async def _drain(self, consumer: AIOKafkaConsumer) -> None:
+        """Finish in-flight deliveries (bounded), commit, leave the group."""
+        self._set_paused(consumer, True)
+        d = self._settings.dispatcher
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + d.shutdown_drain_seconds
+        tasks = set(self._fanout.tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=d.shutdown_drain_seconds)
+            for task in pending:  # left to Kafka: their offsets stay uncommitted
+                task.cancel()
+        while self._tracker.open_count() and loop.time() < deadline:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), max(0.01, deadline - loop.time()))
+        try:
+            await self._commit(consumer)
+        finally:
+            await consumer.stop()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: SharedIntake) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._owner.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._owner.on_assigned(assigned)

@@ -1,0 +1,208 @@
+"""Which webhooks are detached from the shared stream, where, in memory, and
+what of that must be written to MongoDB before the shared group commits.
+
+A webhook is *live* on a partition unless it has an entry here. An entry's
+``offset`` is the next record the webhook has not been handed (None until it is
+resolved from ``since_ms`` with ``offsets_for_times``); ``durable`` is what is
+stored, the lowest record whose outcome for the webhook is not recorded yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import TopicPartition
+
+from dispatcher.offsets import OffsetTracker
+from eventnotify.store.positions import PositionRepository, WebhookPosition
+
+LIVE = -1  # stored offset of a webhook merged back into the shared stream
+
+
+@dataclass
+class Detached:
+    """One webhook's own position on one partition."""
+
+    offset: int | None
+    since_ms: int
+    generation: int = 0
+
+
+class Positions:
+    """Detached webhooks per partition, and the writes pending for them."""
+
+    def __init__(self, group_id: str, repo: PositionRepository) -> None:
+        self.group_id = group_id
+        self._repo = repo
+        self._by_tp: dict[TopicPartition, dict[str, Detached]] = {}
+        self._writes: dict[str, WebhookPosition] = {}
+        self._removals: set[str] = set()
+        self._generation = 0
+        # (partition, webhook) pairs stored as merged back: live, not new.
+        self._live: set[tuple[TopicPartition, str]] = set()
+        # (partition, webhook) pairs whose stored position is an offset.
+        self._stored: set[tuple[TopicPartition, str]] = set()
+        # Per webhook, records handed by catch-up whose outcome is pending.
+        # A stored position never passes them, whoever stores it (a reader's
+        # progress, or a new detach from the shared stream).
+        self._pending: dict[str, OffsetTracker] = {}
+
+    def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
+        part = self._by_tp.get(tp)
+        return part.get(hook_id) if part else None
+
+    def detach(
+        self,
+        tp: TopicPartition,
+        hook_id: str,
+        offset: int | None,
+        since_ms: int,
+        *,
+        force: bool = False,
+    ) -> Detached:
+        """Detach a webhook (no-op when it already is, unless ``force``: a rewind)."""
+        part = self._by_tp.setdefault(tp, {})
+        found = part.get(hook_id)
+        if found is not None and not force:
+            return found
+        self._generation += 1
+        entry = part[hook_id] = Detached(offset, since_ms, self._generation)
+        if offset is not None:
+            self.persist(tp, hook_id, offset)
+        return entry
+
+    def clamp(self, tp: TopicPartition, offset: int) -> None:
+        """No detached webhook on ``tp`` starts past ``offset`` (the shared group's)."""
+        for hook_id, d in self._by_tp.get(tp, {}).items():
+            if d.offset is not None and d.offset > offset:
+                d.offset = offset
+                self.persist(tp, hook_id, offset)
+
+    def resolve(self, tp: TopicPartition, hook_id: str, offset: int) -> None:
+        entry = self.get(tp, hook_id)
+        if entry is not None and entry.offset is None:
+            entry.offset = offset
+            self.persist(tp, hook_id, offset)
+
+    def pending(self, hook_id: str) -> OffsetTracker:
+        """The webhook's catch-up outcomes not yet recorded (kept across readers)."""
+        return self._pending.setdefault(hook_id, OffsetTracker())
+
+    def persist(self, tp: TopicPartition, hook_id: str, offset: int) -> None:
+        """Queue the stored position of a webhook for the next flush; never
+        past one of its catch-up outcomes still pending on ``tp``."""
+        pending = self._pending.get(hook_id)
+        if offset != LIVE and pending is not None and pending.open_count_of(tp):
+            low = pending.committable(tp)
+            if low is not None:
+                offset = min(offset, low)
+        pos = WebhookPosition(self.group_id, hook_id, tp.topic, tp.partition, offset)
+        self._removals.discard(pos.key)
+        self._writes[pos.key] = pos
+
+    def attach(self, tp: TopicPartition, hook_id: str) -> None:
+        """The webhook is live again on ``tp`` (its stored position stays until
+        ``release``: its catch-up outcomes may not all be recorded)."""
+        part = self._by_tp.get(tp)
+        if part is not None:
+            part.pop(hook_id, None)
+
+    def release(self, tp: TopicPartition, hook_id: str) -> None:
+        """Every outcome before the attach point is recorded: store the webhook
+        as live on ``tp`` (offset -1), so a process that takes the partition
+        over serves it from the shared group's position instead of treating it
+        as new."""
+        self._live.add((tp, hook_id))
+        self.persist(tp, hook_id, LIVE)
+
+    def known_live(self, tp: TopicPartition, hook_id: str) -> bool:
+        return (tp, hook_id) in self._live
+
+    def unresolved(self) -> list[tuple[TopicPartition, str, Detached]]:
+        return [
+            (tp, hook_id, d)
+            for tp, part in self._by_tp.items()
+            for hook_id, d in part.items()
+            if d.offset is None
+        ]
+
+    def of_webhook(self, hook_id: str) -> dict[TopicPartition, Detached]:
+        out: dict[TopicPartition, Detached] = {}
+        for tp, part in self._by_tp.items():
+            d = part.get(hook_id)
+            if d is not None:
+                out[tp] = d
+        return out
+
+    def detached_webhooks(self) -> dict[str, list[TopicPartition]]:
+        out: dict[str, list[TopicPartition]] = {}
+        for tp, part in self._by_tp.items():
+            for hook_id, d in part.items():
+                if d.offset is not None:
+                    out.setdefault(hook_id, []).append(tp)
+        return out
+
+    def forget_partitions(self, tps: set[TopicPartition]) -> None:
+        """Revoked: another process owns these partitions (what we stored is theirs)."""
+        for tp in tps:
+            self._by_tp.pop(tp, None)
+        self._stored = {(tp, h) for tp, h in self._stored if tp not in tps}
+        self._live = {(tp, h) for tp, h in self._live if tp not in tps}
+
+    def forget_webhook(self, hook_id: str) -> None:
+        self._pending.pop(hook_id, None)
+        self._stored = {(tp, h) for tp, h in self._stored if h != hook_id}
+        for part in self._by_tp.values():
+            part.pop(hook_id, None)
+        self._live = {(tp, h) for tp, h in self._live if h != hook_id}
+        for key in [k for k, p in self._writes.items() if p.web_hook_id == hook_id]:
+            del self._writes[key]
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._writes or self._removals)
+
+    def _settle(self) -> None:
+        """Stored positions of webhooks that merged back and have no catch-up
+        outcome pending on that partition become "live" (whichever reader
+        merged them may have stopped before doing so): otherwise the next
+        owner would catch them up again from there, duplicating deliveries."""
+        for tp, hook_id in list(self._stored):
+            if self.get(tp, hook_id) is not None:
+                continue
+            pending = self._pending.get(hook_id)
+            if pending is None or not pending.open_count_of(tp):
+                self.release(tp, hook_id)
+
+    async def flush(self) -> None:
+        """Write queued positions; raises (and keeps them queued) if MongoDB fails."""
+        self._settle()
+        if not self.dirty:
+            return
+        for p in self._writes.values():
+            key = (TopicPartition(p.topic, p.partition), p.web_hook_id)
+            if p.offset == LIVE:
+                self._stored.discard(key)
+            else:
+                self._stored.add(key)
+        writes, removals = list(self._writes.values()), list(self._removals)
+        self._writes, self._removals = {}, set()
+        try:
+            await self._repo.apply(writes, removals)
+        except BaseException:
+            for p in writes:
+                self._writes.setdefault(p.key, p)
+            self._removals |= set(removals) - set(self._writes)
+            raise
+
+    async def load(self, tps: set[TopicPartition]) -> None:
+        """Read the stored positions of newly assigned partitions."""
+        stored = await self._repo.load(self.group_id, [(tp.topic, tp.partition) for tp in tps])
+        for p in stored:
+            tp = TopicPartition(p.topic, p.partition)
+            if p.offset == LIVE:
+                self._live.add((tp, p.web_hook_id))
+                continue
+            self._generation += 1
+            self._by_tp.setdefault(tp, {})[p.web_hook_id] = Detached(p.offset, 0, self._generation)
+            self._stored.add((tp, p.web_hook_id))

@@ -1,0 +1,116 @@
+"""A webhook's life on the shared intake: a new one gets what is published
+after it was created (not the topic's backlog), deactivation takes effect
+within its bound, and a deleted one is never sent its parked deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from devstack import Stack
+from dispatcher.app import Dispatcher
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from eventnotify.timefmt import utcnow
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver, Reply
+from tests.support.stack import make_settings
+from tests.support.waiting import logged_as, wait_until
+
+ORG = 61
+REFRESH = 0.5
+# Documented bound (docs/dispatcher.md): one refresh, plus a margin for the
+# sync itself on this slow stack.
+DEACTIVATION_BOUND = REFRESH + 1.0
+
+
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    return make_settings(
+        stack, EVENTNOTIFY_REFRESH_SECONDS=str(REFRESH), EVENTNOTIFY_IN_PLACE_ATTEMPTS="1"
+    )
+
+
+async def test_new_webhook_gets_events_after_creation_not_the_backlog(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    await add_webhook(store, ORG, receiver.url("/old"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    old_event = make_event(ORG, "badgeEarned", "k", {"n": "before"})
+    async with EventProducer(settings) as p:
+        await p.publish(old_event)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/old")) == 1)
+        hook = await add_webhook(store, ORG, receiver.url("/new"), ["badgeEarned"])
+        # Published at once, before the dispatcher can have seen the webhook.
+        new_event = make_event(ORG, "badgeEarned", "k", {"n": "after"})
+        await p.publish(new_event)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/new")) == 1)
+        # Another event on the same partition: once the old webhook has it,
+        # the new one has been handed everything before it.
+        await p.publish(make_event(ORG, "badgeEarned", "k", {"n": "marker"}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/old")) == 3)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/new")) == 2)
+    got = [r.json["data"]["n"] for r in receiver.ok_for("/new")]
+    assert got == ["after", "marker"]
+    assert receiver.ok_for("/new")[0].json["eventId"] == delivered_event_id(
+        new_event.event_id, hook.web_hook_id
+    )
+
+
+async def test_deactivation_takes_effect_within_its_bound(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    hook = await add_webhook(store, ORG, receiver.url("/off"), ["badgeEarned"])
+    await add_webhook(store, ORG, receiver.url("/on"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    async with EventProducer(settings) as p:
+        await p.publish(make_event(ORG, "badgeEarned", "k", {"n": 0}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/off")) == 1)
+        await store.webhooks.set_fields(
+            hook.web_hook_id, {"active": False, "last_updated_on": utcnow()}
+        )
+        deactivated = time.time()
+        # Right at the edge: may still arrive (it is inside the bound).
+        await p.publish(make_event(ORG, "badgeEarned", "k", {"n": 1}))
+        await p.flush()
+        # The bound itself is what is tested here, not a synchronisation.
+        await asyncio.sleep(DEACTIVATION_BOUND)
+        for n in range(2, 5):
+            await p.publish(make_event(ORG, "badgeEarned", "k", {"n": n}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/on")) == 5)
+    late = [
+        r.json["data"]["n"]
+        for r in receiver.ok_for("/off")
+        if r.at - deactivated > DEACTIVATION_BOUND
+    ]
+    assert late == []
+    assert {r.json["data"]["n"] for r in receiver.ok_for("/off")} <= {0, 1}
+
+
+async def test_parked_deliveries_of_a_deleted_webhook_are_dropped(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.on("/gone", lambda _r, _n: Reply(503))
+    hook = await add_webhook(store, ORG, receiver.url("/gone"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    event = make_event(ORG, "badgeEarned", "p", {})
+    async with EventProducer(settings) as p:
+        await p.publish(event)
+    event_id = delivered_event_id(event.event_id, hook.web_hook_id)
+    await logged_as(store, ORG, event_id, DeliveryStatus.RETRYING)
+    assert await store.webhooks.delete(ORG, hook.web_hook_id)
+    attempts_at_delete = len(receiver.failed)
+    entry = await logged_as(store, ORG, event_id, DeliveryStatus.FAILED)
+    assert entry.failure_reason == "webhook deleted"
+    assert entry.source_event is not None
+
+    async def unparked() -> bool:
+        return await store.parked.count_for(hook.web_hook_id) == 0
+
+    await wait_until(unparked)
+    assert len(receiver.failed) <= attempts_at_delete + 1  # one may have been in flight
