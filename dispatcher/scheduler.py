@@ -18,7 +18,7 @@ from dispatcher.pipeline import Deliverer, Job
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
 from eventnotify.delivery import outcome
-from eventnotify.delivery.entries import new_entry
+from eventnotify.delivery.entries import WEBHOOK_DELETED, new_entry
 from eventnotify.domain import DeliveryStatus, LogEntry
 from eventnotify.envelope import SourceEvent
 from eventnotify.errors import Unavailable
@@ -158,14 +158,17 @@ class RetryScheduler:
         await self._recorder.record(entry, unpark=p.event_id)
 
     async def drop_retired(self, active_ids: set[str], limit: int = 200) -> int:
-        """Finish parked deliveries of deleted or deactivated webhooks: FAILED
-        with "webhook deleted" / "webhook inactive", never sent. Returns how many."""
+        """Finish parked deliveries of deleted webhooks: FAILED with "webhook
+        deleted", never sent. A deactivated webhook's parked deliveries wait
+        for its reactivation (deactivation is a pause). Returns how many."""
         dropped = 0
         now = utcnow()
         for p in await self._parked.of_other_webhooks(list(active_ids), limit):
             hook = await self._webhooks.get_any(p.web_hook_id)
-            if hook is not None and hook.active:
-                continue  # activated since the ids were read: the next sync serves it
+            if hook is not None and (hook.active or hook.deactivation_reason != WEBHOOK_DELETED):
+                # Activated since the ids were read (the next sync serves it),
+                # or only deactivated: kept until it is active again.
+                continue
             entry = await self._logs.get_any(p.event_id)
             if entry is None:
                 await self._parked.remove(p.event_id)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -185,12 +185,26 @@ class DeliveryLogRepository:
             )
 
     async def upsert_many(self, entries: list[LogEntry]) -> None:
-        """Write entries in one round trip; each replaces its (event, webhook) record."""
+        """Write entries in one round trip. Each sets its (event, webhook)
+        record's state and adds its attempts to those already recorded: a
+        redelivery after a crash starts a fresh entry in memory, and must not
+        erase the attempts made before the crash (re-written attempts are equal
+        documents, so they are not added twice)."""
         if not entries:
             return
-        ops = [ReplaceOne({"_id": e.event_id}, to_doc(e, self.ttl), upsert=True) for e in entries]
+        ops = [self._upsert(e) for e in entries]
         with storage_errors():
             await self._coll.bulk_write(ops, ordered=False)
+
+    def _upsert(self, entry: LogEntry) -> UpdateOne:
+        doc = to_doc(entry, self.ttl)
+        del doc["_id"]
+        attempts = doc.pop("attempts")
+        return UpdateOne(
+            {"_id": entry.event_id},
+            {"$set": doc, "$addToSet": {"attempts": {"$each": attempts}}},
+            upsert=True,
+        )
 
     async def write_many(self, entries: list[LogEntry]) -> None:
         """Record entries: one insert_many for the (usual) new ones, then an

@@ -253,6 +253,9 @@ async def delete_webhook(
     """
     hook = await get_webhook(webhooks, caller, web_hook_id)
     hook.active = False
+    # Tells the dispatchers this is a deletion, not a pause: a delivery they
+    # park after this point is ended too, not kept for a reactivation.
+    hook.deactivation_reason = WEBHOOK_DELETED
     hook.last_updated_on = utcnow()
     hook.last_updated_by = caller.actor
     if purge:

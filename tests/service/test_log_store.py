@@ -3,10 +3,11 @@ its TTL expiry."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 
-from eventnotify.domain import DeliveryStatus, LogEntry
+from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry
 from eventnotify.store import Store
 from eventnotify.store.logs import DeliveryLogRepository
 from eventnotify.timefmt import utcnow
@@ -56,3 +57,26 @@ async def test_entries_expire_after_the_ttl(store: Store) -> None:
 
     await wait_until(expired, within=30)
     assert await store.logs.get(1, kept.event_id) is not None
+
+
+async def test_a_redelivery_adds_its_attempts_to_the_recorded_history(store: Store) -> None:
+    # After a crash the dispatcher redelivers from a fresh in-memory entry; the
+    # attempts recorded before the crash must survive its write.
+    first = _entry(5)
+    t0 = utcnow().replace(microsecond=0) - timedelta(minutes=4)
+    first.status = DeliveryStatus.RETRYING
+    first.attempts = [
+        DeliveryAttempt(t0, 503, 10),
+        DeliveryAttempt(t0 + timedelta(seconds=2), 503, 11),
+    ]
+    await store.logs.upsert_many([first])
+    await store.logs.upsert_many([first])  # the same outcome written twice adds nothing
+    again = dataclasses.replace(
+        first,
+        status=DeliveryStatus.DELIVERED,
+        attempts=[DeliveryAttempt(t0 + timedelta(minutes=1), 200, 9)],
+    )
+    await store.logs.upsert_many([again])
+    stored = await store.logs.get_any(first.event_id)
+    assert stored is not None and stored.status is DeliveryStatus.DELIVERED
+    assert [a.http_status for a in stored.attempts] == [503, 503, 200]
