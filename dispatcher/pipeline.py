@@ -13,12 +13,13 @@ done) runs once it is durable.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dispatcher.recorder import Recorder
 from dispatcher.retry_policy import (
@@ -33,7 +34,13 @@ from eventnotify.delivery import outcome
 from eventnotify.delivery.http_sender import AttemptResult, HttpSender
 from eventnotify.delivery.queue_sender import QueueSender
 from eventnotify.delivery.request import build_request
-from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry, WebhookType
+from eventnotify.domain import (
+    CircuitState,
+    DeliveryAttempt,
+    DeliveryStatus,
+    LogEntry,
+    WebhookType,
+)
 from eventnotify.envelope import SourceEvent
 from eventnotify.settings import DispatcherSettings
 from eventnotify.store.parked import ParkedDelivery
@@ -48,6 +55,17 @@ _ATTEMPT = {
     Outcome.PERMANENT: outcome.Attempt.PERMANENT,
     Outcome.GONE: outcome.Attempt.GONE,
 }
+
+
+class _Held(enum.Enum):
+    """An attempt not made: the circuit opened (or its one probe is out)
+    while the job waited for a connection slot."""
+
+    CIRCUIT = "circuit open"
+
+
+# A held job is parked at least this long: the probe in flight decides first.
+_HELD_MIN_SECONDS = 0.5
 
 
 @dataclass
@@ -116,6 +134,12 @@ class Deliverer:
             if result is None:  # retired while waiting for a connection slot
                 decision = Decision(DeliveryStatus.FAILED, reason=rt.retired, retired=rt.retired)
                 break
+            if result is _Held.CIRCUIT:
+                # Not sent: parked until the circuit lets a probe through.
+                decision = Decision(
+                    DeliveryStatus.RETRYING, due_at=_circuit_due(rt), reason="circuit open"
+                )
+                break
             in_place_left -= 1
             decision = self._decide(rt, job, result, in_place_left)
             if decision.wait > 0:
@@ -127,11 +151,17 @@ class Deliverer:
         await self._record(rt, job, decision, on_recorded)
         return decision.status
 
-    async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult | None:
+    async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult | _Held | None:
         hook = rt.hook
         async with rt.slots:
             if rt.retired:
                 return None
+            # Jobs handed over before the circuit opened may be waiting here:
+            # while it is open nothing is sent, and half-open lets one probe out.
+            rt.circuit.poll(time.monotonic())
+            state = rt.circuit.state
+            if state is CircuitState.OPEN or (state is CircuitState.HALF_OPEN and rt.in_flight > 0):
+                return _Held.CIRCUIT
             rt.in_flight += 1
             try:
                 now = utcnow()
@@ -303,3 +333,10 @@ def _parked(rt: WebhookRuntime, job: Job, due_at: datetime, reason: str) -> Park
         reason=reason,
         sla_deadline=job.entry.sla_deadline,
     )
+
+
+def _circuit_due(rt: WebhookRuntime) -> datetime:
+    """When a held job is due again: once the circuit's cool-down is over."""
+    c = rt.circuit
+    left = c.opened_at + c.cooldown - time.monotonic() if c.state is CircuitState.OPEN else 0.0
+    return utcnow() + timedelta(seconds=max(left, _HELD_MIN_SECONDS))

@@ -3,6 +3,7 @@ rotation, QUEUE webhooks, the circuit breaker, live webhook changes, SSRF."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from aiokafka import AIOKafkaConsumer
 from devstack import Stack
 from dispatcher.app import Dispatcher
 from eventnotify.delivery.request import delivered_event_id
-from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry, SigningSecret, WebhookType
+from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry, WebhookType
+from eventnotify.envelope import SourceEvent
 from eventnotify.receiver import WebhookVerificationError, verify
 from eventnotify.settings import Settings
 from eventnotify.signing import new_secret
@@ -24,6 +26,8 @@ from tests.support.stack import make_settings
 from tests.support.waiting import logged_as, wait_until
 
 ORG = 11
+OPENED_AT = 3  # EVENTNOTIFY_CIRCUIT_FAILURE_THRESHOLD below
+PROBE_GAP = 0.9  # the 1 s base cool-down, less the receiver's clock granularity
 
 
 @pytest.fixture
@@ -177,7 +181,8 @@ async def test_rotation_signs_with_old_and_new_secret_during_grace(
     verify(new, after.headers, after.body)
     with pytest.raises(WebhookVerificationError):
         verify(old, after.headers, after.body)
-    assert isinstance(SigningSecret(new, now), SigningSecret)
+    # Once the grace period is over the old secret is not offered at all.
+    assert len(after.headers["webhook-signature"].split()) == 1
 
 
 async def test_queue_webhook_produces_to_its_topic(
@@ -209,9 +214,10 @@ async def test_queue_webhook_produces_to_its_topic(
     assert entry.event_id in msg.value.decode()
 
 
-async def test_circuit_opens_pauses_and_recovers(
+async def test_circuit_opens_detaches_probes_and_recovers(
     settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
+    # Threshold 3, cool-down 1 s doubling on each failed probe (settings above).
     state = {"up": False}
     receiver.on("/cb", lambda _r, _n: Reply(200) if state["up"] else Reply(503))
     hook = await add_webhook(
@@ -219,6 +225,7 @@ async def test_circuit_opens_pauses_and_recovers(
     )
     await dispatcher.supervisor.sync()
     events = [make_event(ORG, "badgeEarned", f"cb{i}", {}) for i in range(10)]
+    expected = {delivered_event_id(e.event_id, hook.web_hook_id) for e in events}
     async with EventProducer(settings) as p:
         for e in events:
             await p.publish(e)
@@ -229,21 +236,50 @@ async def test_circuit_opens_pauses_and_recovers(
         return h is not None and h.circuit_state is want
 
     await wait_until(lambda: circuit(CircuitState.OPEN))
-    # While open, the consumer is paused: events wait in Kafka, unrecorded.
-    consumer = dispatcher.supervisor.consumer(hook.web_hook_id)
-    assert consumer is not None
+    # The open window: the third failure opened the circuit; watch three more
+    # requests (the probes of cool-downs of 1, 2 and 4 s).
+    await receiver.wait_for(lambda: len(receiver.failed) >= OPENED_AT + 3, within=60)
     state["up"] = True
-    await receiver.wait_for(lambda: len(receiver.ok_for("/cb")) >= 10, within=60)
+    down = [r.at for r, status in receiver.failed if status == 503]
+    window = down[OPENED_AT - 1 :]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(window)]
+    # While the circuit is open nothing is sent but one probe per cool-down:
+    # without the pause the 7 other events (and their retries) would follow
+    # each other within milliseconds. (A lower bound the design guarantees;
+    # load only lengthens it.)
+    assert gaps and all(g >= PROBE_GAP for g in gaps), gaps
+    await receiver.wait_for(
+        lambda: {r.json["eventId"] for r in receiver.ok_for("/cb")} >= expected, within=90
+    )
     await wait_until(lambda: circuit(CircuitState.CLOSED))
-    got = {r.json["eventId"] for r in receiver.ok_for("/cb")}
-    assert got == {delivered_event_id(e.event_id, hook.web_hook_id) for e in events}
+    got = [r.json["eventId"] for r in receiver.ok_for("/cb")]
+    assert set(got) == expected
 
 
 async def test_webhook_changes_apply_without_restart(
     settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     hook = await add_webhook(store, ORG, receiver.url("/v1"), ["badgeEarned"])
+    # Subscribed to both names throughout: once it has an event, the fan-out
+    # has handled that record for every webhook.
+    witness = await add_webhook(
+        store, ORG, receiver.url("/witness"), ["badgeEarned", "cardUpdated"]
+    )
     await wait_until(_running(dispatcher, hook.web_hook_id))
+    await wait_until(_running(dispatcher, witness.web_hook_id))
+
+    def mine(event: SourceEvent) -> str:
+        return delivered_event_id(event.event_id, hook.web_hook_id)
+
+    async def witnessed(p: EventProducer, *events: SourceEvent) -> None:
+        """Publish, and wait until the witness has every one of them."""
+        for e in events:
+            await p.publish_acked(e)
+        ids = {delivered_event_id(e.event_id, witness.web_hook_id) for e in events}
+        await receiver.wait_for(
+            lambda: ids <= {r.json["eventId"] for r in receiver.ok_for("/witness")}
+        )
+
     async with EventProducer(settings) as p:
         await p.publish(make_event(ORG, "badgeEarned", "c1", {}))
         await receiver.wait_for(lambda: len(receiver.ok_for("/v1")) == 1)
@@ -252,17 +288,30 @@ async def test_webhook_changes_apply_without_restart(
         await wait_until(_url_is(dispatcher, hook.web_hook_id, receiver.url("/v2")))
         await p.publish(make_event(ORG, "badgeEarned", "c2", {}))
         await receiver.wait_for(lambda: len(receiver.ok_for("/v2")) == 1)
-        # Subscription change: the consumer restarts on the new topics.
+        # Subscription change: badgeEarned removed. Once the change is in
+        # effect, the removed name is not delivered and the new one is.
         await store.webhooks.set_fields(hook.web_hook_id, {"event_names": ["cardUpdated"]})
         await wait_until(_topics_are(dispatcher, hook.web_hook_id, "cardUpdated"))
-        await p.publish(make_event(ORG, "cardUpdated", "c3", {}))
-        await receiver.wait_for(lambda: len(receiver.ok_for("/v2")) == 2)
-        # Deactivation: the consumer stops; nothing more is delivered.
+        removed = make_event(ORG, "badgeEarned", "c3-removed", {})
+        kept = make_event(ORG, "cardUpdated", "c3", {})
+        await witnessed(p, removed, kept)
+        await receiver.wait_for(
+            lambda: mine(kept) in {r.json["eventId"] for r in receiver.ok_for("/v2")}
+        )
+        # Deactivation: once retired, nothing more is delivered to it.
         await store.webhooks.set_fields(hook.web_hook_id, {"active": False})
         await wait_until(_stopped(dispatcher, hook.web_hook_id))
-        await p.publish(make_event(ORG, "cardUpdated", "c4", {}))
-        await p.flush()
-    assert [r.json["refId"] for r in receiver.ok_for("/v2")] == ["c2", "c3"]
+        inactive = make_event(ORG, "cardUpdated", "c4", {})
+        await witnessed(p, inactive)
+        # A second round trip through the fan-out, so a delivery of c4 to the
+        # deactivated webhook (had it been handed one) would have landed.
+        await witnessed(p, make_event(ORG, "cardUpdated", "c5", {}))
+    v2 = receiver.ok_for("/v2")
+    assert mine(removed) not in {r.json["eventId"] for r in v2}
+    assert mine(inactive) not in {r.json["eventId"] for r in v2}
+    assert [r.json["refId"] for r in v2] == ["c2", "c3"]
+    assert await store.logs.get(ORG, mine(removed)) is None
+    assert await store.logs.get(ORG, mine(inactive)) is None
 
 
 def _running(d: Dispatcher, hook_id: str):  # type: ignore[no-untyped-def]

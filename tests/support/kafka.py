@@ -7,6 +7,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import NotLeaderForPartitionError
 
 from eventnotify.envelope import SourceEvent, encode, topic_for
 from eventnotify.settings import Settings
@@ -54,6 +55,21 @@ class EventProducer:
         await self._producer.send(
             self.topic(event.event_name), value, key=event.ref_id.encode(), headers=headers
         )
+
+    async def publish_acked(self, event: SourceEvent, attempts: int = 5) -> None:
+        """Publish and wait for the broker's ack. A send the broker refused
+        (Tansu answers NOT_LEADER for a while after a topic appears) wrote
+        nothing, so it is sent again."""
+        value, headers = encode(event)
+        for left in range(attempts - 1, -1, -1):
+            try:
+                await self._producer.send_and_wait(
+                    self.topic(event.event_name), value, key=event.ref_id.encode(), headers=headers
+                )
+                return
+            except NotLeaderForPartitionError:
+                if not left:
+                    raise
 
     async def publish_raw(
         self,
