@@ -1,8 +1,9 @@
-"""Several dispatcher processes share each webhook's consumer group; killing
+"""Several dispatcher processes share the deployment's consumer group; killing
 one loses nothing: the group gives its partitions to the survivor."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from eventnotify.delivery.request import delivered_event_id
@@ -12,8 +13,10 @@ from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
 from tests.support.processes import DispatcherProcess, dispatcher_env
 from tests.support.receiver import Receiver, Reply
+from tests.support.waiting import wait_until
 
 ORG = 51
+PARTITIONS = 4  # the local broker's default for new topics
 EVENTS = 400
 
 
@@ -35,6 +38,15 @@ async def test_killing_one_of_two_dispatchers_loses_nothing(
     first.start()
     second.start()
     try:
+        # Both processes own partitions of the topic, and between them all
+        # of them, before anything is published or killed.
+        topic = settings.kafka.topic_prefix + "badgeEarned"
+
+        async def split() -> tuple[set[str], set[str]] | None:
+            a, b = owned(first, topic), owned(second, topic)
+            return (a, b) if a and b and not a & b and len(a | b) == PARTITIONS else None
+
+        before_kill = await wait_until(split, within=60)
         events = [make_event(ORG, "badgeEarned", f"m{i}", {"i": i}) for i in range(EVENTS)]
         async with EventProducer(settings) as p:
             for e in events:
@@ -60,5 +72,15 @@ async def test_killing_one_of_two_dispatchers_loses_nothing(
     duplicates = len(received) - len(set(received))
     print(f"{EVENTS} events, {len(received)} deliveries, {duplicates} duplicates")
     assert first.kills == 1
-    # Both processes had joined the webhook's group before the kill.
-    assert "consuming" in first.tail(400) and "consuming" in second.tail(400)
+    assert all(before_kill)
+    # The survivor took over the killed process's partitions.
+    assert owned(second, topic) == before_kill[0] | before_kill[1]
+
+
+def owned(proc: DispatcherProcess, topic: str) -> set[str]:
+    """The partitions of ``topic`` in the process's latest assignment (the
+    intake logs each one: ``consuming topic/partition,...``)."""
+    lines = [ln for ln in proc.tail(10_000).splitlines() if "consuming " in ln]
+    if not lines:
+        return set()
+    return set(re.findall(re.escape(topic) + r"/\d+", lines[-1].rsplit("consuming ", 1)[1]))
