@@ -39,3 +39,15 @@ def test_a_reassigned_partition_commits_again_from_scratch() -> None:
     # position must be committed again, not skipped as "already committed".
     tracker.add("p0", 4).done(4)
     assert tracker.to_commit() == {"p0": 5}
+
+
+def test_open_count_per_partition() -> None:
+    tracker = OffsetTracker()
+    assert tracker.open_count_of("p0") == 0
+    w = tracker.add("p0", 1)
+    tracker.add("p0", 2)
+    tracker.add("p1", 7)
+    assert (tracker.open_count_of("p0"), tracker.open_count_of("p1")) == (2, 1)
+    w.done(1)
+    assert tracker.open_count_of("p0") == 1
+    assert tracker.open_count_of("p2") == 0
