@@ -3,6 +3,7 @@ one loses nothing: the group gives its partitions to the survivor."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -67,7 +68,7 @@ async def test_killing_one_of_two_dispatchers_loses_nothing(
         raise
     finally:
         first.kill()
-        second.stop()
+        await asyncio.to_thread(second.stop)
     received = [r.json["eventId"] for r in receiver.ok_for("/m")]
     duplicates = len(received) - len(set(received))
     print(f"{EVENTS} events, {len(received)} deliveries, {duplicates} duplicates")
