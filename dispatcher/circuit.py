@@ -1,8 +1,9 @@
 """Circuit breaker of one webhook endpoint (pure state machine).
 
 CLOSED: deliveries flow. After ``threshold`` consecutive failed attempts the
-circuit OPENs: the webhook's consumer pauses (events wait in Kafka) for a
-cool-down that doubles on every failed probe, up to ``max_cooldown``. Then it is
+circuit OPENs: the webhook detaches from the shared stream (its events wait
+in Kafka) and deliveries already handed to it are parked, for a cool-down
+that doubles on every failed probe, up to ``max_cooldown``. Then it is
 HALF_OPEN: one delivery probes the endpoint; success closes the circuit,
 failure reopens it. Any success resets the failure count.
 """
