@@ -84,7 +84,7 @@ async def test_reactivation_delivers_what_is_published_after_it(
     )
     async with EventProducer(settings) as p:
         await p.publish_acked(before)
-        await receiver.wait_for(lambda: mine(before) in ids_at(receiver, "/re"))
+        await receiver.wait_for(lambda: mine(before) in ids_at(receiver, "/re"), within=90)
         await store.webhooks.set_fields(
             hook.web_hook_id, {"active": False, "last_updated_on": utcnow()}
         )
@@ -93,7 +93,7 @@ async def test_reactivation_delivers_what_is_published_after_it(
             await dispatcher.supervisor.sync()
             return dispatcher.supervisor.consumer(hook.web_hook_id) is None
 
-        await wait_until(retired)
+        await wait_until(retired, within=90)
         await p.publish_acked(meanwhile)
         await store.webhooks.set_fields(
             hook.web_hook_id, {"active": True, "last_updated_on": utcnow()}
@@ -103,11 +103,11 @@ async def test_reactivation_delivers_what_is_published_after_it(
             await dispatcher.supervisor.sync()
             return dispatcher.supervisor.consumer(hook.web_hook_id) is not None
 
-        await wait_until(serving)
+        await wait_until(serving, within=90)
         await p.publish_acked(after)
         # "after" follows "meanwhile" on the partition: once it arrived,
         # "meanwhile" has been passed over.
-        await receiver.wait_for(lambda: mine(after) in ids_at(receiver, "/re"))
+        await receiver.wait_for(lambda: mine(after) in ids_at(receiver, "/re"), within=90)
     assert ids_at(receiver, "/re") == [mine(before), mine(after)]
     assert await store.logs.get(ORG, mine(meanwhile)) is None
 
@@ -126,17 +126,17 @@ async def test_rewind_to_now_redelivers_nothing_old(
     async with EventProducer(settings) as p:
         for e in old:
             await p.publish_acked(e)
-        await receiver.wait_for(lambda: len(receiver.ok_for("/rw")) == len(old))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/rw")) == len(old), within=90)
         order = await store.orders.add_rewind(hook.web_hook_id, utcnow(), utcnow())
 
         async def applied() -> bool:
             await dispatcher.supervisor.sync()
             return bool(await store.orders.applied_by(order))
 
-        await wait_until(applied)
+        await wait_until(applied, within=90)
         await p.publish_acked(new)
         # Same partition: a redelivery of an old event would come before it.
-        await receiver.wait_for(lambda: mine(new) in ids_at(receiver, "/rw"))
+        await receiver.wait_for(lambda: mine(new) in ids_at(receiver, "/rw"), within=90)
     assert ids_at(receiver, "/rw") == [mine(e) for e in [*old, new]]
 
 
@@ -166,8 +166,8 @@ async def test_backlog_limit_detaches_a_slow_webhook_and_it_catches_up(
         # stream first, so what follows tests the shared stream's detach.
         for ref in ("b0", "b1", "b2", "b3"):
             await p.publish_acked(make_event(ORG, "badgeEarned", ref, {"n": -1}))
-        await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) == 4, within=60)
-        await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) == 4, within=60)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) == 4, within=90)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) == 4, within=90)
 
         async def all_live() -> bool:
             view = dispatcher.supervisor.consumer(hook.web_hook_id)
@@ -185,11 +185,11 @@ async def test_backlog_limit_detaches_a_slow_webhook_and_it_catches_up(
     slow_ids = {delivered_event_id(e.event_id, hook.web_hook_id) for e in events}
     # The shared stream moved on: the fast webhook has everything while the
     # slow one (0.2 s a delivery, one at a time) is still far behind.
-    await receiver.wait_for(lambda: fast_ids <= set(ids_at(receiver, "/fast")), within=60)
+    await receiver.wait_for(lambda: fast_ids <= set(ids_at(receiver, "/fast")), within=90)
     assert len(receiver.ok_for("/slow")) < 4 + len(events) // 2
     # The slow one catches up with nothing lost, and never held more than
     # its backlog limit in memory.
-    await receiver.wait_for(lambda: slow_ids <= set(ids_at(receiver, "/slow")), within=60)
+    await receiver.wait_for(lambda: slow_ids <= set(ids_at(receiver, "/slow")), within=90)
     assert backlogs and max(backlogs) <= BACKLOG, backlogs
     # Per ref, in publish order (a ref is one partition).
     for ref in ("b0", "b1", "b2", "b3"):
@@ -219,11 +219,11 @@ async def test_graceful_shutdown_finishes_and_records_in_flight_deliveries(
         # A marker first: once it is delivered the process is consuming.
         async with EventProducer(settings) as p:
             await p.publish_acked(make_event(ORG, "badgeEarned", "g", {"n": "warm"}))
-            await receiver.wait_for(lambda: len(receiver.ok_for("/busy")) == 1, within=60)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/busy")) == 1, within=90)
             events = [make_event(ORG, "badgeEarned", f"g{n}", {"n": n}) for n in range(4)]
             for e in events:
                 await p.publish_acked(e)
-        await receiver.wait_for(lambda: receiver.in_flight.get("/busy", 0) == 4, within=60)
+        await receiver.wait_for(lambda: receiver.in_flight.get("/busy", 0) == 4, within=90)
         stopping = time.monotonic()
         # SIGTERM; the helper would SIGKILL only after the drain bound plus
         # a wide margin for the process's own teardown.
