@@ -58,6 +58,11 @@ class CatchUp:
         self._recorder = recorder
         self._runtimes = runtimes
         self._readers: dict[str, asyncio.Task[None]] = {}
+        # The runtime each reader serves. A webhook retired and brought back
+        # (deactivated, then reactivated) has a new runtime: its old reader
+        # must not hand records on its behalf (they would be dropped as
+        # retired while its position moved past them).
+        self._serving: dict[str, WebhookRuntime] = {}
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -76,6 +81,7 @@ class CatchUp:
         """Stop a webhook's reader (a rewind moved its position); the next
         scan starts a new one."""
         task = self._readers.pop(hook_id, None)
+        self._serving.pop(hook_id, None)
         if task is not None:
             task.cancel()
 
@@ -86,9 +92,11 @@ class CatchUp:
         runtimes = self._runtimes()
         limit = self._settings.dispatcher.catchup_readers
         for hook_id in self._positions.detached_webhooks():
-            if hook_id in self._readers:
-                continue
             rt = runtimes.get(hook_id)
+            if hook_id in self._readers:
+                if rt is not None and self._serving.get(hook_id) is rt:
+                    continue
+                self.restart(hook_id)  # retired, or replaced by a new runtime
             if rt is None or rt.retired:
                 self._positions.forget_webhook(hook_id)
                 continue
@@ -98,6 +106,7 @@ class CatchUp:
                 continue
             task = asyncio.create_task(self._read(rt), name=f"catch-up-{hook_id}")
             self._readers[hook_id] = task
+            self._serving[hook_id] = rt
             task.add_done_callback(self._ended_cb(hook_id))
 
     def _ended_cb(self, hook_id: str) -> Callable[[asyncio.Task[None]], None]:
@@ -109,6 +118,7 @@ class CatchUp:
     def _ended(self, hook_id: str, task: asyncio.Task[None]) -> None:
         if self._readers.get(hook_id) is task:
             del self._readers[hook_id]
+            self._serving.pop(hook_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("catch-up reader failed", exc_info=task.exception())
 
@@ -154,7 +164,7 @@ class CatchUp:
         progress = asyncio.Event()
         last_persist = 0.0
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and self._current(rt):
                 mine = {
                     tp: d
                     for tp, d in self._positions.of_webhook(hook_id).items()
@@ -203,6 +213,8 @@ class CatchUp:
                     log.info("catch-up fetch failed: %s", exc)
                     await asyncio.sleep(0.5)
                     continue
+                if not self._current(rt):
+                    return  # retired or replaced while fetching: hand nothing
                 for tp, messages in batch.items():
                     got = mine.get(tp)
                     if got is None or seen.get(tp) != got.generation:
@@ -234,6 +246,11 @@ class CatchUp:
                             self._positions.persist(tp, hook_id, d.offset)
         finally:
             await consumer.stop()
+
+    def _current(self, rt: WebhookRuntime) -> bool:
+        """Whether ``rt`` is still the webhook's runtime (not retired, not
+        replaced after a deactivate/reactivate)."""
+        return not rt.retired and self._runtimes().get(rt.hook.web_hook_id) is rt
 
     def _merge_if_caught_up(
         self, tp: TopicPartition, hook_id: str, offset: int, merged: set[TopicPartition]
