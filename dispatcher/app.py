@@ -130,6 +130,7 @@ class Dispatcher:
             self.fetcher,
             self.store.webhooks,
             lambda: self.supervisor.runtimes,
+            self.supervisor.waiting,
             self.owner,
             d.scheduler_concurrency,
             lease=timedelta(seconds=2 * d.http_total_timeout_seconds + 10),

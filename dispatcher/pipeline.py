@@ -233,9 +233,9 @@ class Deliverer:
             now=now,
         )
         if nxt.signal is outcome.Signal.SUCCESS:
-            rt.circuit_dirty |= rt.circuit.on_success()
+            rt.circuit_changed(rt.circuit.on_success())
         elif nxt.signal is outcome.Signal.FAILURE:
-            rt.circuit_dirty |= rt.circuit.on_failure(failure_now)
+            rt.circuit_changed(rt.circuit.on_failure(failure_now))
         return Decision(nxt.status, nxt.wait, nxt.due_at, nxt.reason, nxt.deactivate)
 
     async def _record(

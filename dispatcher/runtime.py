@@ -4,6 +4,7 @@ circuit breaker and the ordering lines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,11 @@ class WebhookRuntime:
     # refIds queue behind it instead of overtaking.
     parked_keys: set[str] = field(default_factory=set)
     in_flight: int = 0
+    # The circuit changed since its state was last stored.
     circuit_dirty: bool = False
+    # Told when the circuit changes state: the supervisor watches only those
+    # webhooks, so its idle work does not grow with the number of webhooks.
+    on_circuit_change: Callable[[WebhookRuntime], None] | None = None
     # The webhook's metric children (None: not measured, e.g. in unit tests).
     metrics: WebhookMetrics | None = None
     # Records older than this (Kafka timestamp, ms) are not for this webhook:
@@ -47,6 +52,13 @@ class WebhookRuntime:
 
     def __post_init__(self) -> None:
         self.slots = Slots(self.hook.max_allowed_connections)
+
+    def circuit_changed(self, changed: bool) -> None:
+        """Note the result of a circuit transition (True: the state changed)."""
+        if changed:
+            self.circuit_dirty = True
+            if self.on_circuit_change is not None:
+                self.on_circuit_change(self)
 
     @property
     def policy(self) -> RetryPolicy:

@@ -46,6 +46,7 @@ class RetryScheduler:
         fetcher: RecordFetcher,
         webhooks: WebhookRepository,
         runtimes: Callable[[], dict[str, WebhookRuntime]],
+        waiting: Callable[[], list[str]],
         owner: str,
         concurrency: int,
         lease: timedelta,
@@ -57,6 +58,8 @@ class RetryScheduler:
         self._fetcher = fetcher
         self._webhooks = webhooks
         self._runtimes = runtimes
+        # Webhooks whose parked deliveries must wait (circuit open, inactive).
+        self._waiting = waiting
         self._owner = owner
         self._concurrency = concurrency
         # How long a claim holds: a crashed process's claims become due again
@@ -85,11 +88,12 @@ class RetryScheduler:
     async def _claim_some(self) -> int:
         claimed = 0
         while len(self._tasks) < self._concurrency and not self._stopping.is_set():
-            ids = [i for i, rt in self._runtimes().items() if rt.circuit.allows_traffic]
-            if not ids:
+            if not self._runtimes():
                 break
             try:
-                parked = await self._parked.claim_due(utcnow(), self._owner, self._lease, ids)
+                parked = await self._parked.claim_due(
+                    utcnow(), self._owner, self._lease, self._waiting()
+                )
             except Unavailable:
                 break
             if parked is None:
@@ -163,7 +167,12 @@ class RetryScheduler:
         for its reactivation (deactivation is a pause). Returns how many."""
         dropped = 0
         now = utcnow()
-        for p in await self._parked.of_other_webhooks(list(active_ids), limit):
+        # Asked of the parked deliveries, not of the webhooks: the cost follows
+        # what is parked, not how many webhooks are active.
+        others = sorted(await self._parked.webhook_ids() - active_ids)
+        if not others:
+            return 0
+        for p in await self._parked.of_webhooks(others, limit):
             hook = await self._webhooks.get_any(p.web_hook_id)
             if hook is not None and (hook.active or hook.deactivation_reason != WEBHOOK_DELETED):
                 # Activated since the ids were read (the next sync serves it),

@@ -28,6 +28,7 @@ from dispatcher.metrics import DispatcherMetrics
 from dispatcher.positions import Positions
 from dispatcher.runtime import WebhookRuntime
 from dispatcher.slots import Slots
+from eventnotify.delivery.entries import WEBHOOK_DELETED
 from eventnotify.domain import CircuitState, Webhook
 from eventnotify.envelope import topic_for
 from eventnotify.settings import Settings
@@ -97,7 +98,13 @@ class Supervisor:
         self._drop_retired = drop_retired
         self.index = WebhookIndex()
         self.runtimes: dict[str, WebhookRuntime] = {}
+        # Runtimes whose circuit is not closed, or changed since it was
+        # stored: the only ones a refresh looks at (idle cost independent of
+        # the number of webhooks).
+        self._watched: dict[str, WebhookRuntime] = {}
         self._inactive: set[str] = set()
+        # Deactivated, not deleted: their parked deliveries wait for them.
+        self._paused: set[str] = set()
         self._loaded = False
         self._last_full: datetime | None = None
         self._last_look: datetime | None = None
@@ -163,6 +170,10 @@ class Supervisor:
         for hook in hooks.values():
             if not hook.active:
                 self._inactive.add(hook.web_hook_id)
+                if hook.deactivation_reason == WEBHOOK_DELETED:
+                    self._paused.discard(hook.web_hook_id)
+                else:
+                    self._paused.add(hook.web_hook_id)
                 continue
             current = self.runtimes.get(hook.web_hook_id)
             if current is None:
@@ -187,6 +198,7 @@ class Supervisor:
         d = self._settings.dispatcher
         reactivated = hook.web_hook_id in self._inactive
         self._inactive.discard(hook.web_hook_id)
+        self._paused.discard(hook.web_hook_id)
         since = hook.last_updated_on if reactivated else hook.created_on
         rt = WebhookRuntime(
             hook=hook,
@@ -197,8 +209,11 @@ class Supervisor:
             metrics=self._metrics.for_webhook(hook.web_hook_id) if self._metrics else None,
             since_ms=to_epoch_ms(since),
             dynamic=self._loaded,
+            on_circuit_change=self._watch,
         )
         self.runtimes[hook.web_hook_id] = rt
+        if hook.circuit_state is not CircuitState.CLOSED:
+            self._watch(rt)  # stored open by an earlier process: a new circuit is closed
         if rt.dynamic:
             self._start_from_time(rt, hook.event_names, rt.since_ms)
         if hook.ordered_delivery:
@@ -211,6 +226,8 @@ class Supervisor:
     def _update(self, rt: WebhookRuntime, hook: Webhook) -> bool:
         old = rt.hook
         added = sorted(set(hook.event_names) - set(old.event_names))
+        if hook.circuit_state is not rt.circuit.state:
+            self._watch(rt)  # stored differently (another process): store ours
         if old.max_allowed_connections != hook.max_allowed_connections:
             rt.slots = Slots(hook.max_allowed_connections)
         rt.hook = hook  # URL, headers, secrets, SLA, retries: in place
@@ -224,8 +241,23 @@ class Supervisor:
         for tp in self._intake.owned(topic_for(prefix, n) for n in names):
             self._positions.detach(tp, rt.hook.web_hook_id, None, since_ms)
 
+    def _watch(self, rt: WebhookRuntime) -> None:
+        self._watched[rt.hook.web_hook_id] = rt
+
+    def waiting(self) -> list[str]:
+        """Webhooks whose parked deliveries must wait: circuit open, or
+        deactivated (a pause). A few, however many webhooks there are."""
+        now = time.monotonic()
+        held = []
+        for hook_id, rt in self._watched.items():
+            rt.circuit.poll(now)
+            if not rt.circuit.allows_traffic:
+                held.append(hook_id)
+        return held + sorted(self._paused)
+
     async def _retire(self, hook_id: str, why: str) -> None:
         rt = self.runtimes.pop(hook_id)
+        self._watched.pop(hook_id, None)
         rt.retired = why
         rt.hook.active = False
         self._inactive.add(hook_id)
@@ -244,8 +276,18 @@ class Supervisor:
 
     async def _store_circuits(self) -> None:
         now = time.monotonic()
-        for rt in self.runtimes.values():
+        for hook_id, rt in list(self._watched.items()):
+            if self.runtimes.get(hook_id) is not rt:
+                del self._watched[hook_id]
+                continue
             rt.circuit.poll(now)
+            if (
+                rt.circuit.state is CircuitState.CLOSED
+                and not rt.circuit_dirty
+                and rt.hook.circuit_state is CircuitState.CLOSED
+            ):
+                del self._watched[hook_id]
+                continue
             if rt.circuit_dirty or rt.hook.circuit_state is not rt.circuit.state:
                 rt.circuit_dirty = False
                 rt.hook.circuit_state = rt.circuit.state

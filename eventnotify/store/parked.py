@@ -113,12 +113,16 @@ class ParkedDeliveryRepository:
             await self._coll.bulk_write(ops, ordered=False)
 
     async def claim_due(
-        self, now: datetime, owner: str, lease: timedelta, web_hook_ids: list[str]
+        self, now: datetime, owner: str, lease: timedelta, excluding: list[str]
     ) -> ParkedDelivery | None:
-        """Lease one due delivery of the given webhooks, or None."""
+        """Lease one due delivery of any webhook but ``excluding``, or None.
+
+        An exclusion list, not an inclusion list: the webhooks that must wait
+        (circuit open, deactivated) are few, so the query stays small however
+        many webhooks there are."""
         query: Document = {
             "due_at": {"$lte": now},
-            "web_hook_id": {"$in": web_hook_ids},
+            "web_hook_id": {"$nin": excluding},
             "$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}],
         }
         with storage_errors():
@@ -130,11 +134,15 @@ class ParkedDeliveryRepository:
             )
         return from_doc(doc) if doc else None
 
-    async def of_other_webhooks(self, web_hook_ids: list[str], limit: int) -> list[ParkedDelivery]:
-        """Parked deliveries of any webhook not in ``web_hook_ids`` (deleted or
-        inactive ones, when given the active ids)."""
+    async def webhook_ids(self) -> set[str]:
+        """The webhooks that have parked deliveries (usually few)."""
         with storage_errors():
-            cursor = self._coll.find({"web_hook_id": {"$nin": web_hook_ids}}).limit(limit)
+            return {str(i) for i in await self._coll.distinct("web_hook_id")}
+
+    async def of_webhooks(self, web_hook_ids: list[str], limit: int) -> list[ParkedDelivery]:
+        """Parked deliveries of the given webhooks."""
+        with storage_errors():
+            cursor = self._coll.find({"web_hook_id": {"$in": web_hook_ids}}).limit(limit)
             return [from_doc(d) async for d in cursor]
 
     async def has_earlier(self, p: ParkedDelivery) -> bool:
