@@ -298,6 +298,7 @@ class SharedIntake:
             # or after these offsets, so the flush below covers every detach
             # the commit may pass.
             offsets = self._tracker.to_commit()
+            self._positions.stamp(self._subscribers_of_topic)
             try:
                 await self._positions.flush()
             except Exception as exc:
@@ -347,15 +348,19 @@ class SharedIntake:
             # between them were handed to the webhook live, but their outcomes
             # may not have been recorded before the last owner stopped.
             self._positions.clamp(tp, start)
+            mark = self._positions.mark(tp)
             for rt in self._subscribers_of_topic(tp.topic):
                 hook_id = rt.hook.web_hook_id
-                if (
-                    rt.dynamic
-                    and self._positions.get(tp, hook_id) is None
-                    and not self._positions.known_live(tp, hook_id)
+                if self._positions.get(tp, hook_id) is not None or self._positions.known_live(
+                    tp, hook_id
                 ):
-                    # Created or reactivated while we run: from its own start.
+                    continue
+                # New here: newer than what the last committer knew (or, with
+                # no mark, created or reactivated while we run). The group's
+                # offset may have passed its first events: from its own start.
+                if rt.since_ms > mark if mark is not None else rt.dynamic:
                     self._positions.detach(tp, hook_id, None, rt.since_ms)
+        self._positions.own(assigned)
 
     async def _drain(self, consumer: AIOKafkaConsumer) -> None:
         """Finish in-flight deliveries (bounded), commit, leave the group."""

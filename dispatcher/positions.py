@@ -9,12 +9,14 @@ stored, the lowest record whose outcome for the webhook is not recorded yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
 from dispatcher.offsets import OffsetTracker
-from eventnotify.store.positions import PositionRepository, WebhookPosition
+from dispatcher.runtime import WebhookRuntime
+from eventnotify.store.positions import MARK, PositionRepository, WebhookPosition
 
 LIVE = -1  # stored offset of a webhook merged back into the shared stream
 
@@ -46,6 +48,14 @@ class Positions:
         # A stored position never passes them, whoever stores it (a reader's
         # progress, or a new detach from the shared stream).
         self._pending: dict[str, OffsetTracker] = {}
+        # Known-through marks (see eventnotify.store.positions): the ones
+        # loaded with the partitions (the previous committer's), this
+        # process's own (set after its first webhook read), and the owned
+        # partitions already stamped with it.
+        self._marks: dict[TopicPartition, int] = {}
+        self.known_through_ms: int | None = None
+        self._owned: set[TopicPartition] = set()
+        self._stamped: set[TopicPartition] = set()
 
     def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
         part = self._by_tp.get(tp)
@@ -118,6 +128,37 @@ class Positions:
     def known_live(self, tp: TopicPartition, hook_id: str) -> bool:
         return (tp, hook_id) in self._live
 
+    def own(self, tps: set[TopicPartition]) -> None:
+        """Every webhook new on ``tps`` is detached: they may be stamped."""
+        self._owned |= tps
+
+    def mark(self, tp: TopicPartition) -> int | None:
+        """The known-through time stored for ``tp`` when it was assigned
+        (None: never stamped, e.g. a new deployment)."""
+        return self._marks.get(tp)
+
+    def stamp(self, subscribers: Callable[[str], Iterable[WebhookRuntime]]) -> None:
+        """Queue this process's mark for owned partitions not stamped yet,
+        unless a webhook there waits for its position to be resolved: the
+        mark must never claim a webhook whose position is not stored.
+
+        Webhooks this process serves live there but stamped after the mark
+        (created within the clock margin before it started) are stored as
+        live, so the next owner does not take them for new and replay them
+        from their creation."""
+        mark = self.known_through_ms
+        if mark is None:
+            return
+        waiting = {tp for tp, _hook, _d in self.unresolved()}
+        for tp in self._owned - self._stamped - waiting:
+            for rt in subscribers(tp.topic):
+                hook_id = rt.hook.web_hook_id
+                if rt.since_ms > mark and self.get(tp, hook_id) is None:
+                    if not self.known_live(tp, hook_id):
+                        self.release(tp, hook_id)
+            pos = WebhookPosition(self.group_id, MARK, tp.topic, tp.partition, mark)
+            self._writes[pos.key] = pos
+
     def unresolved(self) -> list[tuple[TopicPartition, str, Detached]]:
         return [
             (tp, hook_id, d)
@@ -146,6 +187,9 @@ class Positions:
         """Revoked: another process owns these partitions (what we stored is theirs)."""
         for tp in tps:
             self._by_tp.pop(tp, None)
+            self._marks.pop(tp, None)
+        self._owned -= tps
+        self._stamped -= tps
         self._stored = {(tp, h) for tp, h in self._stored if tp not in tps}
         self._live = {(tp, h) for tp, h in self._live if tp not in tps}
 
@@ -181,11 +225,16 @@ class Positions:
             return
         for p in self._writes.values():
             key = (TopicPartition(p.topic, p.partition), p.web_hook_id)
+            if p.web_hook_id == MARK:
+                continue
             if p.offset == LIVE:
                 self._stored.discard(key)
             else:
                 self._stored.add(key)
-        writes, removals = list(self._writes.values()), list(self._removals)
+        # Marks last: in one ordered write, a mark is stored only after the
+        # positions queued with it.
+        writes = sorted(self._writes.values(), key=lambda p: p.web_hook_id == MARK)
+        removals = list(self._removals)
         self._writes, self._removals = {}, set()
         try:
             await self._repo.apply(writes, removals)
@@ -194,12 +243,18 @@ class Positions:
                 self._writes.setdefault(p.key, p)
             self._removals |= set(removals) - set(self._writes)
             raise
+        self._stamped |= {
+            TopicPartition(p.topic, p.partition) for p in writes if p.web_hook_id == MARK
+        }
 
     async def load(self, tps: set[TopicPartition]) -> None:
         """Read the stored positions of newly assigned partitions."""
         stored = await self._repo.load(self.group_id, [(tp.topic, tp.partition) for tp in tps])
         for p in stored:
             tp = TopicPartition(p.topic, p.partition)
+            if p.web_hook_id == MARK:
+                self._marks[tp] = p.offset
+                continue
             if p.offset == LIVE:
                 self._live.add((tp, p.web_hook_id))
                 continue

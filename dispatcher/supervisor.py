@@ -13,6 +13,7 @@ stores circuit-breaker state changes and carries out rewind orders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -111,20 +112,28 @@ class Supervisor:
         self._stopping = asyncio.Event()
         self._sync_lock = asyncio.Lock()
         self.synced = asyncio.Event()
+        # Allowed skew between the clocks that stamp webhooks and this one.
+        self.clock_margin = CHANGE_MARGIN
 
     async def run(self) -> None:
+        """Refresh every ``refresh_seconds`` (the first read, at start-up, is
+        ``Dispatcher.start``'s; until one succeeds, retry at that pace)."""
         while not self._stopping.is_set():
+            if self._loaded:
+                await self._pause()
+                if self._stopping.is_set():
+                    return
             try:
                 await self.sync()
                 self.synced.set()
             except Exception as exc:  # MongoDB or Kafka down: keep what runs, retry
                 log.warning("webhook sync failed: %s", exc)
-            try:
-                await asyncio.wait_for(
-                    self._stopping.wait(), self._settings.dispatcher.refresh_seconds
-                )
-            except TimeoutError:
-                pass
+                if not self._loaded:
+                    await self._pause()
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self._settings.dispatcher.refresh_seconds)
 
     def shutdown(self) -> None:
         self._stopping.set()
@@ -161,7 +170,7 @@ class Supervisor:
             # Many webhooks: read only what changed since the last look (with
             # a margin for clock skew); deletions are found by the full read.
             assert self._last_look is not None
-            since = self._last_look - CHANGE_MARGIN
+            since = self._last_look - self.clock_margin
             hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_changed(since)}
             for hook_id, hook in hooks.items():
                 if not hook.active and hook_id in self.runtimes:
@@ -181,6 +190,10 @@ class Supervisor:
                 changed = True
             else:
                 changed |= self._update(current, hook)
+        if not self._loaded:
+            # Every webhook created or reactivated before this (less a margin
+            # for clock skew) is known from now on: the partitions' mark.
+            self._positions.known_through_ms = to_epoch_ms(started - self.clock_margin)
         self._loaded = True
         self._last_look = started
         if full:

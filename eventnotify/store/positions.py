@@ -5,8 +5,16 @@ its own. When it falls behind (backlog full, circuit open), is created while
 the stream is past its first events, or is rewound, it *detaches*: its next
 offset per partition is stored here, and a catch-up reader brings it back to
 the shared stream. A document exists only while the webhook is detached on
-that partition (or its catch-up outcomes are not all recorded yet), so the
-collection stays small however many webhooks there are.
+that partition, or its catch-up outcomes are not all recorded yet, or as a
+"live" marker (offset -1) once it merged back; so the collection grows with
+webhooks that ever fell behind, not with events.
+
+One more document per partition, with an empty ``web_hook_id``: the
+partition's *known-through* mark (``offset`` holds a time in epoch ms). The
+process that commits the shared group's offset of a partition knew every
+webhook created or reactivated up to that time, so a webhook newer than the
+mark may have had events passed over by the committed offset: the next owner
+serves it from its creation time instead of from the group's offset.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ class WebhookPosition:
     @property
     def key(self) -> str:
         return f"{self.group_id}|{self.web_hook_id}|{self.topic}|{self.partition}"
+
+
+MARK = ""  # web_hook_id of a partition's known-through mark
 
 
 def position_key(group_id: str, web_hook_id: str, topic: str, partition: int) -> str:

@@ -5,7 +5,10 @@ within its bound, and a deleted one is never sent its parked deliveries."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -13,6 +16,7 @@ from devstack import Stack
 from dispatcher.app import Dispatcher
 from eventnotify.delivery.request import delivered_event_id
 from eventnotify.domain import DeliveryStatus
+from eventnotify.envelope import SourceEvent
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from eventnotify.timefmt import utcnow
@@ -59,6 +63,74 @@ async def test_new_webhook_gets_events_after_creation_not_the_backlog(
     assert got == ["after", "marker"]
     assert receiver.ok_for("/new")[0].json["eventId"] == delivered_event_id(
         new_event.event_id, hook.web_hook_id
+    )
+
+
+async def test_a_webhook_the_last_committer_never_knew_gets_its_events(
+    settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    """A webhook created while a dispatcher runs that never reads it (no
+    refresh before it stops): that dispatcher commits past the webhook's
+    first event. The next dispatcher must serve the webhook from its creation
+    (the partition's known-through mark is older than the webhook), not from
+    the group's offset, and hand each event once."""
+    await add_webhook(store, ORG, receiver.url("/witness"), ["badgeEarned"])
+    blind = Dispatcher(
+        settings.replace(dispatcher=replace(settings.dispatcher, refresh_seconds=3600))
+    )
+    blind.supervisor.clock_margin = timedelta(0)
+    first = make_event(ORG, "badgeEarned", "u", {"n": "first"})
+    second = make_event(ORG, "badgeEarned", "u", {"n": "second"})
+    async with EventProducer(settings) as p:
+        await blind.start()
+        try:
+            hook = await add_webhook(store, ORG, receiver.url("/unseen"), ["badgeEarned"])
+            await p.publish_acked(first)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/witness")) == 1, within=60)
+        finally:
+            await blind.shutdown()  # drains, then commits past "first"
+        assert receiver.ok_for("/unseen") == []
+        successor = Dispatcher(settings)
+        await successor.start()
+        try:
+            await receiver.wait_for(lambda: len(receiver.ok_for("/unseen")) == 1, within=60)
+            await p.publish_acked(second)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/witness")) == 2, within=60)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/unseen")) == 2, within=60)
+        finally:
+            await successor.shutdown()
+    assert [r.json["eventId"] for r in receiver.ok_for("/unseen")] == [
+        delivered_event_id(e.event_id, hook.web_hook_id) for e in (first, second)
+    ]
+
+
+async def test_restart_does_not_replay_a_webhook_created_just_before_start(
+    settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    """A webhook created moments before the dispatcher started is newer than
+    that dispatcher's known-through mark (which allows for clock skew); the
+    dispatcher stores it as live, so its successor does not take it for new
+    and replay it from its creation."""
+    hook = await add_webhook(store, ORG, receiver.url("/fresh"), ["badgeEarned"])
+    events = [make_event(ORG, "badgeEarned", "f", {"n": n}) for n in range(2)]
+    async with EventProducer(settings) as p:
+        for e in events:
+            d = Dispatcher(settings)
+            await d.start()
+            try:
+                await p.publish_acked(e)
+                await receiver.wait_for(functools.partial(_has, receiver, "/fresh", e), within=60)
+            finally:
+                await d.shutdown()
+    assert [r.json["eventId"] for r in receiver.ok_for("/fresh")] == [
+        delivered_event_id(e.event_id, hook.web_hook_id) for e in events
+    ]
+
+
+def _has(receiver: Receiver, path: str, event: SourceEvent) -> bool:
+    return any(
+        r.json["refId"] == event.ref_id and r.json["data"] == event.data
+        for r in receiver.ok_for(path)
     )
 
 
