@@ -1,0 +1,95 @@
+"""Known-through marks kept by ``Positions`` (pure logic; the repository is an
+in-memory stand-in that records each write in order)."""
+
+from __future__ import annotations
+
+from aiokafka import TopicPartition
+
+from dispatcher.circuit import Circuit
+from dispatcher.positions import LIVE, Positions
+from dispatcher.runtime import WebhookRuntime
+from eventnotify.store.positions import MARK, WebhookPosition
+from tests.support.hooks import make_webhook
+
+TP = TopicPartition("t.badgeEarned", 0)
+MARK_MS = 1_000_000
+
+
+class Repo:
+    def __init__(self, stored: list[WebhookPosition] | None = None) -> None:
+        self.stored = stored or []
+        self.writes: list[list[WebhookPosition]] = []
+
+    async def load(self, group_id: str, partitions: list[tuple[str, int]]) -> list[WebhookPosition]:
+        return list(self.stored)
+
+    async def apply(self, upserts: list[WebhookPosition], removals: list[str]) -> None:
+        self.writes.append(list(upserts))
+
+
+def runtime(since_ms: int) -> WebhookRuntime:
+    return WebhookRuntime(
+        make_webhook(1, "http://h/", ["badgeEarned"]), Circuit(), since_ms=since_ms
+    )
+
+
+async def owned(repo: Repo) -> Positions:
+    positions = Positions("g", repo)  # type: ignore[arg-type]
+    await positions.load({TP})
+    positions.own({TP})
+    positions.known_through_ms = MARK_MS
+    return positions
+
+
+async def test_no_mark_while_a_new_webhook_waits_for_its_position() -> None:
+    repo = Repo()
+    positions = await owned(repo)
+    new = runtime(MARK_MS + 5)
+    positions.detach(TP, new.hook.web_hook_id, None, new.since_ms)
+    positions.stamp(lambda _t: [new])
+    await positions.flush()
+    assert repo.writes == []
+    positions.resolve(TP, new.hook.web_hook_id, 42)
+    positions.stamp(lambda _t: [new])
+    await positions.flush()
+    [written] = repo.writes
+    # The webhook's position first, the mark last, in one ordered write.
+    assert [(p.web_hook_id, p.offset) for p in written] == [
+        (new.hook.web_hook_id, 42),
+        (MARK, MARK_MS),
+    ]
+
+
+async def test_stamp_stores_live_webhooks_newer_than_the_mark_as_live() -> None:
+    repo = Repo()
+    positions = await owned(repo)
+    old, newer, detached = runtime(MARK_MS - 1), runtime(MARK_MS + 1), runtime(MARK_MS + 1)
+    positions.detach(TP, detached.hook.web_hook_id, 7, detached.since_ms)
+    positions.stamp(lambda _t: [old, newer, detached])
+    await positions.flush()
+    offsets = {p.web_hook_id: p.offset for p in repo.writes[0]}
+    assert offsets == {newer.hook.web_hook_id: LIVE, detached.hook.web_hook_id: 7, MARK: MARK_MS}
+    # Stamped once per assignment.
+    positions.stamp(lambda _t: [old, newer, detached])
+    await positions.flush()
+    assert len(repo.writes) == 1
+
+
+async def test_a_loaded_mark_is_the_previous_committers_until_revoked() -> None:
+    repo = Repo([WebhookPosition("g", MARK, TP.topic, TP.partition, 77)])
+    positions = Positions("g", repo)  # type: ignore[arg-type]
+    await positions.load({TP})
+    assert positions.mark(TP) == 77
+    assert positions.detached_webhooks() == {}
+    positions.forget_partitions({TP})
+    assert positions.mark(TP) is None
+
+
+async def test_nothing_is_stamped_before_the_first_webhook_read() -> None:
+    repo = Repo()
+    positions = Positions("g", repo)  # type: ignore[arg-type]
+    await positions.load({TP})
+    positions.own({TP})
+    positions.stamp(lambda _t: [runtime(5)])
+    await positions.flush()
+    assert repo.writes == []
