@@ -23,12 +23,12 @@ Method
   created (publish time, this clock) -> received p50/p99. Next to it, the
   floor: a bare aiokafka producer -> consumer loop on the same broker with the
   same ``fetch_max_wait_ms`` and the same pacing.
-- Isolation: ``iso_webhooks`` healthy webhooks, each on one of 20 names,
-  events paced at ``iso_rate``/s over the names for ``iso_seconds``; healthy
-  deliveries' created -> received p99, against a second run (another org) in
-  which 20 of the webhooks are replaced by 10 that refuse connections and 10
-  that answer after 2 s, each subscribed to all 20 names (so every event
-  also goes to them). Sized below what the local MongoDB stand-in records
+- Isolation: ``iso_webhooks`` webhooks: all but 20 each on one of 20 names,
+  the other 20 on all 20 names (so every event also goes to them). Events
+  paced at ``iso_rate``/s over the names for ``iso_seconds``; the one-name
+  webhooks' created -> received p99 in a run where all are healthy, against
+  a second run (another org, same shape) in which the 20 are 10 that refuse
+  connections and 10 that answer after 2 s. Sized below what the local MongoDB stand-in records
   per second (about 500 healthy deliveries/s), so it measures interference,
   not overload. Then the faulty endpoints recover (a listener on the dead
   port, the slow ones answer at once) and every event must reach every
@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import os
 import random
+import socket
 import tempfile
 import time
 import uuid
@@ -55,7 +56,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from devstack import Stack, free_port, start_stack
+from devstack import Stack, start_stack
 from eventnotify.catalog.sample import sample_data
 from eventnotify.catalog.standard import STANDARD_EVENTS
 from eventnotify.envelope import encode, topic_for
@@ -375,35 +376,45 @@ class Bench:
         """Healthy deliveries' latency among faulty webhooks, against all
         healthy; then the faulty endpoints recover and must get everything."""
         names = NAMES
-        dead_port = free_port()
+        # Bound, not listening: refused, and no other process can take it.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
         self.receiver.on("/slow", lambda _r, _n: Reply(200, delay=2.0))
         results: dict[bool, list[float]] = {}
         faulty_hooks: list[Any] = []
         n = int(self.cfg.iso_rate * self.cfg.iso_seconds)
         for faulty in (False, True):
             org, path = 8000 + int(faulty), f"/iso{int(faulty)}"
-            healthy = self.cfg.iso_webhooks - (20 if faulty else 0)
+            healthy = self.cfg.iso_webhooks - 20  # measured: each on one name
             hooks = [
                 make_webhook(
                     org, self.receiver.url(path), [names[i % 20]], max_allowed_connections=4
                 )
                 for i in range(healthy)
             ]
-            if faulty:
-                for i in range(10):
-                    # Subscribed to every name: each event also goes to all 20.
+            # Twenty more, subscribed to every name (each event also goes to
+            # all 20): healthy in the first run, 10 dead + 10 slow in the second.
+            twenty = []
+            for i in range(10):
+                if faulty:
                     dead = f"http://127.0.0.1:{dead_port}/dead{i}"
-                    faulty_hooks.append(make_webhook(org, dead, names, max_allowed_connections=4))
                     slow = self.receiver.url(f"/slow{i}")
-                    faulty_hooks.append(make_webhook(org, slow, names, max_allowed_connections=4))
                     self.receiver.on(f"/slow{i}", lambda _r, _n: Reply(200, delay=2.0))
-                hooks += faulty_hooks
+                else:
+                    dead = slow = self.receiver.url("/spare")
+                twenty.append(make_webhook(org, dead, names, max_allowed_connections=4))
+                twenty.append(make_webhook(org, slow, names, max_allowed_connections=4))
+            if faulty:
+                faulty_hooks = twenty
+            hooks += twenty
             await self.add_hooks(hooks)
             for name in names:
                 await self.publish(org, name, f"isow{int(faulty)}-{name}")
             await until(at_least(self.receiver, path, healthy), 120, "isolation warm-up")
             base = len(self.receiver.ok_for(path))
             per_name = [sum(1 for i in range(healthy) if i % 20 == k) for k in range(20)]
+            print(f"  isolation, {'faulty' if faulty else 'all healthy'}: publishing", flush=True)
             start = time.monotonic()
             for i in range(n):
                 due = start + i / self.cfg.iso_rate
@@ -423,6 +434,7 @@ class Bench:
             f"(p99 {ratio:.2f}x)",
             "p99 <= 1.2x",
         )
+        closed.close()
         await self.recovery(faulty_hooks, dead_port, n + 20)
 
     async def recovery(self, hooks: list[Any], dead_port: int, events: int) -> None:

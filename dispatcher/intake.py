@@ -267,7 +267,16 @@ class SharedIntake:
             return
         for tp, hook_id, d in pending:
             offset = resolved.get(d.since_ms, {}).get(tp)
-            if offset is not None:
+            if offset is None:
+                continue
+            live = self._next.get(tp)
+            if live is not None and offset >= live and self._positions.settled(tp, hook_id):
+                # Nothing of its own to catch up (the usual case for a new
+                # webhook): live at once, no reader. Records from ``live`` up
+                # to ``offset`` are older than it and skipped by their time.
+                self._positions.attach(tp, hook_id)
+                self._positions.release(tp, hook_id)
+            else:
                 self._positions.resolve(tp, hook_id, offset)
 
     def _set_paused(self, consumer: AIOKafkaConsumer, pause: bool) -> None:

@@ -125,6 +125,11 @@ class Positions:
         self._live.add((tp, hook_id))
         self.persist(tp, hook_id, LIVE)
 
+    def settled(self, tp: TopicPartition, hook_id: str) -> bool:
+        """No catch-up outcome of the webhook is pending on ``tp``."""
+        pending = self._pending.get(hook_id)
+        return pending is None or not pending.open_count_of(tp)
+
     def known_live(self, tp: TopicPartition, hook_id: str) -> bool:
         return (tp, hook_id) in self._live
 
@@ -212,10 +217,7 @@ class Positions:
         merged them may have stopped before doing so): otherwise the next
         owner would catch them up again from there, duplicating deliveries."""
         for tp, hook_id in list(self._stored):
-            if self.get(tp, hook_id) is not None:
-                continue
-            pending = self._pending.get(hook_id)
-            if pending is None or not pending.open_count_of(tp):
+            if self.get(tp, hook_id) is None and self.settled(tp, hook_id):
                 self.release(tp, hook_id)
 
     async def flush(self) -> None:

@@ -17,11 +17,12 @@ benchmark (``make bench-scale``, isolation phase), not a test.
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
 
-from devstack import Stack, free_port
+from devstack import Stack
 from eventnotify.delivery.request import delivered_event_id
 from eventnotify.domain import CircuitState
 from eventnotify.envelope import SourceEvent
@@ -90,7 +91,11 @@ async def test_dead_webhooks_do_not_stop_healthy_deliveries_and_recover(
             hanging = await add_webhook(
                 store, ORG, hole.url("/hang"), [NAME], max_allowed_connections=32
             )
-            refused_port = free_port()
+            # Bound but not listening: connections are refused, and no other
+            # process on this machine can take the port meanwhile.
+            closed = socket.socket()
+            closed.bind(("127.0.0.1", 0))
+            refused_port = closed.getsockname()[1]
             refused = await add_webhook(
                 store, ORG, f"http://127.0.0.1:{refused_port}/refused", [NAME]
             )
@@ -115,6 +120,7 @@ async def test_dead_webhooks_do_not_stop_healthy_deliveries_and_recover(
 
             # The refusing endpoint comes back: once its circuit lets a probe
             # through, it gets what is published from then on.
+            closed.close()
             await revived.start(refused_port)
             marker = make_event(ORG, NAME, "marker", {"n": -1})
             await producer.publish(marker)
