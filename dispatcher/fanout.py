@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from dispatcher.catalog_cache import CatalogCache
+from dispatcher.offsets import OffsetTracker, PartitionWatermark
 from dispatcher.pipeline import Deliverer, Job
 from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
@@ -41,13 +42,18 @@ class RecordDone:
     """Counts the outcomes a record still waits for; calls ``done`` at zero.
 
     The handler holds one count itself while it works, so a failure half-way
-    through can never complete a record early or leave it open forever."""
+    through can never complete a record early or leave it open forever.
 
-    __slots__ = ("_done", "_pending")
+    A record of the shared stream also lists each live webhook's ``Share`` of
+    it, so the intake can move a slow webhook's share to that webhook's own
+    stored position (``Share.move``) instead of holding the group's commit."""
 
-    def __init__(self, done: Callable[[], None]) -> None:
+    __slots__ = ("_done", "_pending", "shares")
+
+    def __init__(self, done: Callable[[], None], *, shared: bool = False) -> None:
         self._pending = 1
         self._done = done
+        self.shares: list[Share] | None = [] if shared else None
 
     def hold(self) -> None:
         self._pending += 1
@@ -56,6 +62,40 @@ class RecordDone:
         self._pending -= 1
         if self._pending == 0:
             self._done()
+
+
+class Share:
+    """One live webhook's outcome for one record of the shared stream: it
+    completes the record's count, unless moved to the webhook's own pending
+    outcomes first (then it completes that instead)."""
+
+    __slots__ = ("_offset", "_own", "_record", "hook_id")
+
+    def __init__(self, hook_id: str, record: RecordDone) -> None:
+        self.hook_id = hook_id
+        self._record: RecordDone | None = record
+        self._own: PartitionWatermark | None = None
+        self._offset = -1
+
+    def finish(self) -> None:
+        """The outcome is durably recorded."""
+        if self._own is not None:
+            self._own.done(self._offset)
+            self._own = None
+        elif self._record is not None:
+            record, self._record = self._record, None
+            record.release()
+
+    def move(self, own: OffsetTracker, tp: TopicPartition, offset: int) -> bool:
+        """Count this outcome in ``own`` (the webhook's pending outcomes,
+        which bound its stored position) instead of in the record. False if
+        the outcome is already recorded."""
+        if self._record is None:
+            return False
+        self._own, self._offset = own.add(tp, offset), offset
+        record, self._record = self._record, None
+        record.release()
+        return True
 
 
 @dataclass(frozen=True)
@@ -259,11 +299,21 @@ class Fanout:
         self._recorder.submit(entry, on_durable=self._recorded(rt, done))
 
     def _recorded(self, rt: WebhookRuntime, done: RecordDone) -> Callable[[], None]:
-        def recorded() -> None:
-            rt.backlog -= 1
-            done.release()
+        if done.shares is None:
 
-        return recorded
+            def recorded() -> None:
+                rt.backlog -= 1
+                done.release()
+
+            return recorded
+        share = Share(rt.hook.web_hook_id, done)
+        done.shares.append(share)
+
+        def recorded_share() -> None:
+            rt.backlog -= 1
+            share.finish()
+
+        return recorded_share
 
     def _spawn(self, rt: WebhookRuntime, coro: Any, done: RecordDone) -> None:
         rt.backlog += 1

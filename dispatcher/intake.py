@@ -42,6 +42,10 @@ IDLE_AFTER_SECONDS = 1.0
 IDLE_PAUSE_SECONDS = 0.1
 # Records handed out but not recorded, over all webhooks, before fetching waits.
 MAX_OPEN_RECORDS = 20_000
+# A record open longer than this holds the group's commit for everyone: the
+# live webhooks still owing an outcome for it carry it in their own stored
+# positions instead (see SharedIntake._unblock).
+HOLD_SECONDS = 1.0
 
 
 def group_id_of(settings: Settings) -> str:
@@ -80,6 +84,8 @@ class SharedIntake:
         self._next: dict[TopicPartition, int] = {}
         self._progress = asyncio.Event()
         self._last_record = 0.0
+        # Per partition: open records by offset, with the time they were handed.
+        self._open: dict[TopicPartition, dict[int, tuple[float, RecordDone]]] = {}
 
     # -- what other components ask -------------------------------------------
 
@@ -190,12 +196,15 @@ class SharedIntake:
             await asyncio.sleep(0.5)
             return
         if batch:
-            self._last_record = time.monotonic()
+            self._last_record = now = time.monotonic()
         for tp, messages in batch.items():
+            records = self._open.setdefault(tp, {})
             for msg in messages:
                 self._next[tp] = msg.offset + 1
                 wm = self._tracker.add(tp, msg.offset)
-                self._fanout.handle(tp, msg, RecordDone(self._done(wm, msg.offset)))
+                rd = RecordDone(self._done(wm, msg.offset, records), shared=True)
+                records[msg.offset] = (now, rd)
+                self._fanout.handle(tp, msg, rd)
 
     async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
         """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
@@ -216,12 +225,36 @@ class SharedIntake:
                 consumer.resume(*assigned)
         return 2 * self._settings.dispatcher.fetch_max_wait_ms + 20
 
-    def _done(self, wm: PartitionWatermark, offset: int) -> Callable[[], None]:
+    def _done(
+        self, wm: PartitionWatermark, offset: int, records: dict[int, tuple[float, RecordDone]]
+    ) -> Callable[[], None]:
         def done() -> None:
             wm.done(offset)
+            records.pop(offset, None)
             self._progress.set()
 
         return done
+
+    def _unblock(self) -> None:
+        """Let the commit pass records held open longer than HOLD_SECONDS by
+        slow live webhooks (a request stalled until its timeout, in-place
+        retries): each such webhook's share of the record moves to its own
+        pending outcomes, and its stored position (at most that record) is
+        written before the commit. The webhook stays live. After a crash only
+        that webhook is caught up from there; without this, every webhook
+        would be sent again everything after the slow record."""
+        now = time.monotonic()
+        for tp, records in self._open.items():
+            while self._tracker.open_count_of(tp):
+                low = self._tracker.committable(tp)
+                entry = records.get(low) if low is not None else None
+                if low is None or entry is None or now - entry[0] < HOLD_SECONDS:
+                    break
+                for share in entry[1].shares or ():
+                    if share.move(self._positions.pending(share.hook_id), tp, low):
+                        self._positions.persist(tp, share.hook_id, low)
+                if self._tracker.committable(tp) == low:
+                    break  # still open (not held by a share): leave it
 
     async def _follow_topics(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
@@ -306,6 +339,7 @@ class SharedIntake:
             # Snapshot first: a webhook detached after this point detaches at
             # or after these offsets, so the flush below covers every detach
             # the commit may pass.
+            self._unblock()
             offsets = self._tracker.to_commit()
             self._positions.stamp(self._subscribers_of_topic)
             try:
@@ -329,6 +363,7 @@ class SharedIntake:
         self._positions.forget_partitions(revoked)
         for tp in revoked:
             self._next.pop(tp, None)
+            self._open.pop(tp, None)
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer

@@ -53,6 +53,8 @@ class Positions:
         # process's own (set after its first webhook read), and the owned
         # partitions already stamped with it.
         self._marks: dict[TopicPartition, int] = {}
+        # The value last queued or stored per position key.
+        self._last: dict[str, int] = {}
         self.known_through_ms: int | None = None
         self._owned: set[TopicPartition] = set()
         self._stamped: set[TopicPartition] = set()
@@ -100,13 +102,18 @@ class Positions:
 
     def persist(self, tp: TopicPartition, hook_id: str, offset: int) -> None:
         """Queue the stored position of a webhook for the next flush; never
-        past one of its catch-up outcomes still pending on ``tp``."""
+        past one of its outcomes still pending on ``tp`` (catch-up, or moved
+        from the shared stream). A value already stored or queued is not
+        written again."""
         pending = self._pending.get(hook_id)
         if offset != LIVE and pending is not None and pending.open_count_of(tp):
             low = pending.committable(tp)
             if low is not None:
                 offset = min(offset, low)
         pos = WebhookPosition(self.group_id, hook_id, tp.topic, tp.partition, offset)
+        if self._last.get(pos.key) == offset:
+            return
+        self._last[pos.key] = offset
         self._removals.discard(pos.key)
         self._writes[pos.key] = pos
 
@@ -195,6 +202,8 @@ class Positions:
             self._marks.pop(tp, None)
         self._owned -= tps
         self._stamped -= tps
+        names = {(tp.topic, tp.partition) for tp in tps}
+        self._last = {k: v for k, v in self._last.items() if _partition_of(k) not in names}
         self._stored = {(tp, h) for tp, h in self._stored if tp not in tps}
         self._live = {(tp, h) for tp, h in self._live if tp not in tps}
 
@@ -206,6 +215,7 @@ class Positions:
         self._live = {(tp, h) for tp, h in self._live if h != hook_id}
         for key in [k for k, p in self._writes.items() if p.web_hook_id == hook_id]:
             del self._writes[key]
+        self._last = {k: v for k, v in self._last.items() if k.rsplit("|", 3)[1] != hook_id}
 
     @property
     def dirty(self) -> bool:
@@ -254,6 +264,7 @@ class Positions:
         stored = await self._repo.load(self.group_id, [(tp.topic, tp.partition) for tp in tps])
         for p in stored:
             tp = TopicPartition(p.topic, p.partition)
+            self._last[p.key] = p.offset
             if p.web_hook_id == MARK:
                 self._marks[tp] = p.offset
                 continue
@@ -263,3 +274,9 @@ class Positions:
             self._generation += 1
             self._by_tp.setdefault(tp, {})[p.web_hook_id] = Detached(p.offset, 0, self._generation)
             self._stored.add((tp, p.web_hook_id))
+
+
+def _partition_of(key: str) -> tuple[str, int]:
+    """(topic, partition) of a position key (group|webhook|topic|partition)."""
+    _group, _hook, topic, partition = key.rsplit("|", 3)
+    return topic, int(partition)
