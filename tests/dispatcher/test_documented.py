@@ -23,7 +23,7 @@ from eventnotify.store import Store
 from eventnotify.timefmt import utcnow
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
-from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.processes import DispatcherProcess, env_for
 from tests.support.receiver import Received, Receiver, Reply
 from tests.support.stack import make_settings
 from tests.support.waiting import logged_as, wait_until
@@ -240,13 +240,7 @@ async def test_graceful_shutdown_finishes_and_records_in_flight_deliveries(
         store, ORG, receiver.url("/busy"), ["badgeEarned"], max_allowed_connections=4
     )
     proc = DispatcherProcess(
-        dispatcher_env(
-            stack.mongodb_uri,
-            settings.mongo.database,
-            stack.kafka_bootstrap,
-            settings.kafka.topic_prefix,
-            EVENTNOTIFY_SHUTDOWN_DRAIN_SECONDS=str(DRAIN_SECONDS),
-        ),
+        env_for(settings, EVENTNOTIFY_SHUTDOWN_DRAIN_SECONDS=str(DRAIN_SECONDS)),
         tmp_path / "dispatcher.log",
     )
     proc.start()

@@ -12,7 +12,7 @@ from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
-from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.processes import DispatcherProcess, env_for
 from tests.support.receiver import Receiver, Reply
 from tests.support.waiting import wait_until
 
@@ -28,12 +28,7 @@ async def test_killing_one_of_two_dispatchers_loses_nothing(
     hook = await add_webhook(
         store, ORG, receiver.url("/m"), ["badgeEarned"], max_allowed_connections=4
     )
-    env = dispatcher_env(
-        settings.mongo.uri,
-        settings.mongo.database,
-        settings.kafka.bootstrap_servers,
-        settings.kafka.topic_prefix,
-    )
+    env = env_for(settings)
     first = DispatcherProcess(env, tmp_path / "first.log")
     second = DispatcherProcess(env, tmp_path / "second.log")
     first.start()

@@ -17,7 +17,7 @@ from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
-from tests.support.processes import DispatcherProcess, dispatcher_env
+from tests.support.processes import DispatcherProcess, env_for
 from tests.support.receiver import Receiver, Reply
 from tests.support.waiting import logged_as, wait_until
 
@@ -32,12 +32,7 @@ async def test_a_stalled_request_does_not_hold_everyones_commit(
     receiver.on("/slow", lambda _r, n: Reply(200, delay=25.0 if n == 0 else 0.0))
     slow = await add_webhook(store, ORG, receiver.url("/slow"), ["badgeEarned"])
     fast = await add_webhook(store, ORG, receiver.url("/fast"), ["badgeEarned"])
-    env = dispatcher_env(
-        settings.mongo.uri,
-        settings.mongo.database,
-        settings.kafka.bootstrap_servers,
-        settings.kafka.topic_prefix,
-    )
+    env = env_for(settings)
     first = DispatcherProcess(env, tmp_path / "first.log")
     second = DispatcherProcess(env, tmp_path / "second.log")
     # One refId: every event on one partition, in order.

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from devstack import REPO
+from eventnotify.settings import Settings
 
 _VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
@@ -41,6 +42,17 @@ def dispatcher_env(
     )
     env.update(overrides)
     return env
+
+
+def env_for(settings: Settings, **overrides: str) -> dict[str, str]:
+    """``dispatcher_env`` for a test's own settings (its database and prefix)."""
+    return dispatcher_env(
+        settings.mongo.uri,
+        settings.mongo.database,
+        settings.kafka.bootstrap_servers,
+        settings.kafka.topic_prefix,
+        **overrides,
+    )
 
 
 class DispatcherProcess:
