@@ -30,6 +30,8 @@ Method
   HTTP webhook whose maxAllowedConnections is C. When the bench owns the
   MongoDB stand-in, each contender gets it restarted and empty (its write
   speed falls as documents pile up, which would favour whoever runs first).
+  It runs with the garbage-collector settings ``python -m dispatcher`` uses
+  (``dispatcher/gc_tuning.py``), applied after the bare loop has finished.
 
 Targets (issue 3): throughput >= 0.9x the bare loop, CPU per delivery <=
 1.3x. Bounded: every phase has a deadline; the bench stops by itself.
@@ -41,6 +43,7 @@ import argparse
 import asyncio
 import cProfile
 import dataclasses
+import gc
 import json
 import os
 import subprocess
@@ -60,6 +63,7 @@ from google.protobuf import json_format
 from pymongo import AsyncMongoClient
 
 from devstack import Stack, free_port, start_stack, wait_for_port
+from dispatcher import gc_tuning
 from dispatcher.app import Dispatcher
 from eventnotify.domain import Webhook
 from eventnotify.envelope import encode, topic_for
@@ -449,8 +453,17 @@ async def bench_ours(
     await store.ensure_indexes()
     hook = _webhook(receiver.url("ours"), BACKLOG_EVENT, cfg.concurrency)
     await store.webhooks.insert(hook)
+    # As `python -m dispatcher` does (dispatcher/__main__.py): this contender
+    # runs in the bench's process, so it gets its process's GC settings here,
+    # after the bare loop has finished, and they are put back afterwards.
+    defaults = gc.get_threshold()
+    gc_tuning.tune()
     dispatcher = Dispatcher(ours, store)
     logs = store.db["delivery_logs"]
+
+    async def start() -> None:
+        await dispatcher.start()
+        gc_tuning.freeze_startup_objects()
 
     try:
         result = await _timed(
@@ -458,7 +471,7 @@ async def bench_ours(
             "eventnotify dispatcher",
             receiver,
             "ours",
-            dispatcher.start,
+            start,
             # Only this contender writes here until the latency phase; every
             # backlog delivery ends DELIVERED (the receiver answers 200).
             logs.estimated_document_count,
@@ -475,6 +488,8 @@ async def bench_ours(
         )
     finally:
         await dispatcher.shutdown()  # closes the store too
+        gc.unfreeze()
+        gc.set_threshold(*defaults)
         client: AsyncMongoClient[Document] = AsyncMongoClient(ours.mongo.uri)
         await client.drop_database(ours.mongo.database)
         await client.close()

@@ -27,7 +27,7 @@ from dispatcher.runtime import WebhookRuntime
 from eventnotify.catalog.schemas import validate_data
 from eventnotify.delivery import outcome
 from eventnotify.delivery.entries import new_entry
-from eventnotify.delivery.request import dead_letter_event_id
+from eventnotify.delivery.request import BodyTemplate, body_template, dead_letter_event_id
 from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry
 from eventnotify.envelope import SourceEvent, decode, topic_for
 from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
@@ -95,12 +95,17 @@ class Fanout:
         self, tp: TopicPartition, msg: Any, done: RecordDone, only: WebhookRuntime | None = None
     ) -> None:
         """Hand one record to every live subscriber (or to ``only``, a
-        catching-up webhook). Never raises."""
+        catching-up webhook). Never raises.
+
+        Work per record is paid once, whatever the fan-out: decode, then the
+        webhooks that take the record now, and only if any does, the checks
+        (catalog, schema, data limits) and the body's encoding. A record every
+        subscriber skips (each is detached and served by its catch-up reader,
+        which checks the record itself) costs only its decode here."""
         name = tp.topic.removeprefix(self._prefix)
         targets: Sequence[WebhookRuntime] = ()
         try:
-            checked = self._check(tp, name, msg)
-            event = checked.event
+            event, undecodable = self._decode(msg)
             if event is None:
                 targets = self._of_name(name) if only is None else [only]
             else:
@@ -108,21 +113,28 @@ class Fanout:
                 if only is not None:
                     # A catching-up webhook gets only its own org's events.
                     targets = [only] if any(rt is only for rt in targets) else []
+            if only is None:
+                targets = [rt for rt in targets if self._admit(rt, tp, msg)]
+            else:
+                targets = [rt for rt in targets if not (rt.retired or msg.timestamp < rt.since_ms)]
+            if not targets:
+                return
+            checked = _Checked(None, undecodable) if event is None else self._check(tp, name, event)
+            position = _position(tp, msg)
+            if checked.reason:
+                for rt in targets:
+                    self._dead_letter(rt, tp, msg, event, checked.reason, done, position)
+                return
+            assert event is not None  # a record that passed its checks was decoded
+            template = body_template(event)
             for rt in targets:
-                if only is None and not self._admit(rt, tp, msg):
-                    continue
-                if only is not None and (rt.retired or msg.timestamp < rt.since_ms):
-                    continue
-                if checked.reason:
-                    self._dead_letter(rt, tp, msg, event, checked.reason, done)
-                else:
-                    self._deliver(rt, tp, msg, event, checked.violation, done)  # type: ignore[arg-type]
+                self._deliver(rt, msg, event, checked.violation, done, position, template)
         except Exception as exc:  # a hostile record must not stop the reader
             reason = f"record could not be handled ({type(exc).__name__}: {_short(exc)})"
             log.exception("record %s/%s/%s: %s", tp.topic, tp.partition, msg.offset, reason)
             for rt in targets or (self._safe_of_name(name) if only is None else [only]):
                 try:
-                    self._dead_letter(rt, tp, msg, None, reason, done)
+                    self._dead_letter(rt, tp, msg, None, reason, done, _position(tp, msg))
                 except Exception:
                     log.exception("dead letter failed; the record is skipped")
         finally:
@@ -130,13 +142,17 @@ class Fanout:
 
     # -- steps ---------------------------------------------------------------
 
-    def _check(self, tp: TopicPartition, name: str, msg: Any) -> _Checked:
+    @staticmethod
+    def _decode(msg: Any) -> tuple[SourceEvent | None, str]:
+        """The record's event, or None and why it is undecodable."""
         try:
-            event = decode(msg.value, msg.headers, msg.timestamp)
+            return decode(msg.value, msg.headers, msg.timestamp), ""
         except RecursionError:
-            return _Checked(None, "undecodable record: nested too deeply")
+            return None, "undecodable record: nested too deeply"
         except Exception as exc:  # EnvelopeError, or anything a hostile record provokes
-            return _Checked(None, _short(exc))
+            return None, _short(exc)
+
+    def _check(self, tp: TopicPartition, name: str, event: SourceEvent) -> _Checked:
         unsafe = unsafe_data(event.data)
         if unsafe:
             return _Checked(event, unsafe)
@@ -188,15 +204,16 @@ class Fanout:
     def _deliver(
         self,
         rt: WebhookRuntime,
-        tp: TopicPartition,
         msg: Any,
         event: SourceEvent,
         violation: str,
         done: RecordDone,
+        position: str,
+        template: BodyTemplate,
     ) -> None:
-        entry = new_entry(rt.hook, event, _position(tp, msg), msg.timestamp)
+        entry = new_entry(rt.hook, event, position, msg.timestamp)
         entry.schema_violation = violation
-        job = Job(event=event, entry=entry, seq=msg.offset)
+        job = Job(event=event, entry=entry, seq=msg.offset, body=template)
         on_recorded = self._recorded(rt, done)
         if rt.hook.ordered_delivery:
             place = rt.sequencer.reserve(event.ref_id)
@@ -227,9 +244,9 @@ class Fanout:
         event: SourceEvent | None,
         reason: str,
         done: RecordDone,
+        position: str,
     ) -> None:
         hook = rt.hook
-        position = _position(tp, msg)
         if event is not None:
             entry = new_entry(hook, event, position, msg.timestamp)
         else:

@@ -33,7 +33,7 @@ from dispatcher.runtime import WebhookRuntime
 from eventnotify.delivery import outcome
 from eventnotify.delivery.http_sender import AttemptResult, HttpSender
 from eventnotify.delivery.queue_sender import QueueSender
-from eventnotify.delivery.request import build_request
+from eventnotify.delivery.request import BodyTemplate, body_template, build_request
 from eventnotify.domain import (
     CircuitState,
     DeliveryAttempt,
@@ -78,6 +78,9 @@ class Job:
     first_attempt_at: datetime | None = None
     seq: int = 0
     from_parked: bool = False
+    # The event's body, encoded once per record and shared by its webhooks'
+    # jobs (None: encoded at the first attempt).
+    body: BodyTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -169,8 +172,15 @@ class Deliverer:
                     job.entry.started_at = now
                 if job.first_attempt_at is None:
                     job.first_attempt_at = now
+                if job.body is None:
+                    job.body = body_template(job.event)
                 req = build_request(
-                    hook, job.event, job.entry.event_id, hook.signing_secrets(now), int(time.time())
+                    hook,
+                    job.event,
+                    job.entry.event_id,
+                    hook.signing_secrets(now),
+                    int(time.time()),
+                    job.body,
                 )
                 if hook.type is WebhookType.QUEUE and self._queue is not None:
                     result = await self._queue.send(req, job.event.ref_id)
