@@ -215,15 +215,33 @@ class Fanout:
         entry.schema_violation = violation
         job = Job(event=event, entry=entry, seq=msg.offset, body=template)
         on_recorded = self._recorded(rt, done)
+        rt.backlog += 1
+        done.hold()
         if rt.hook.ordered_delivery:
             place = rt.sequencer.reserve(event.ref_id)
-            self._spawn(rt, self._run_ordered(rt, job, place, on_recorded), done)
-        else:
-            self._spawn(rt, self._run(rt, job, on_recorded), done)
+            self._spawn(self._run_ordered(rt, job, place, on_recorded))
+            return
+        rt.queued.append((job, on_recorded))
+        if rt.workers < rt.cap:
+            rt.workers += 1
+            self._spawn(self._work(rt))
 
-    async def _run(self, rt: WebhookRuntime, job: Job, on_recorded: Callable[[], None]) -> None:
-        _log_context(rt, job)
-        await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+    async def _work(self, rt: WebhookRuntime) -> None:
+        """Deliver ``rt``'s queued jobs in the order they were handed over
+        until none is left. At most ``cap`` of these run per webhook: a job
+        waiting its turn costs a queue entry, not a task of its own parked on
+        a connection slot (the slots still enforce the cap exactly)."""
+        try:
+            while rt.queued:
+                job, on_recorded = rt.queued.popleft()
+                _log_context(rt, job)
+                try:
+                    await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+                except Exception:
+                    # The record stays open, so it is redelivered after a restart.
+                    log.exception("delivery failed", extra=_extra(rt))
+        finally:
+            rt.workers -= 1
 
     async def _run_ordered(
         self, rt: WebhookRuntime, job: Job, place: Any, on_recorded: Callable[[], None]
@@ -282,9 +300,7 @@ class Fanout:
 
         return recorded
 
-    def _spawn(self, rt: WebhookRuntime, coro: Any, done: RecordDone) -> None:
-        rt.backlog += 1
-        done.hold()
+    def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
