@@ -29,7 +29,7 @@ from eventnotify.delivery import outcome
 from eventnotify.delivery.entries import new_entry
 from eventnotify.delivery.request import BodyTemplate, body_template, dead_letter_event_id
 from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry
-from eventnotify.envelope import SourceEvent, decode, topic_for
+from eventnotify.envelope import SourceEvent, decode, peek_org_id, topic_for
 from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
 from eventnotify.settings import DispatcherSettings
 from eventnotify.timefmt import from_epoch_ms, utcnow
@@ -101,22 +101,19 @@ class Fanout:
         webhooks that take the record now, and only if any does, the checks
         (catalog, schema, data limits) and the body's encoding. A record every
         subscriber skips (each is detached and served by its catch-up reader,
-        which checks the record itself) costs only its decode here."""
+        which checks the record itself) is not even decoded when that is
+        exact (``_admitted_undecoded``)."""
         name = tp.topic.removeprefix(self._prefix)
         targets: Sequence[WebhookRuntime] = ()
         try:
+            known = self._admitted_undecoded(tp, name, msg) if only is None else None
+            if known is not None:
+                if not known:
+                    return  # every webhook of its name skips it: no need to decode
+                targets = known
             event, undecodable = self._decode(msg)
-            if event is None:
-                targets = self._of_name(name) if only is None else [only]
-            else:
-                targets = self._subscribers(event.org_id, name)
-                if only is not None:
-                    # A catching-up webhook gets only its own org's events.
-                    targets = [only] if any(rt is only for rt in targets) else []
-            if only is None:
-                targets = [rt for rt in targets if self._admit(rt, tp, msg)]
-            else:
-                targets = [rt for rt in targets if not (rt.retired or msg.timestamp < rt.since_ms)]
+            if known is None:
+                targets = self._targets(tp, name, msg, event, only)
             if not targets:
                 return
             checked = _Checked(None, undecodable) if event is None else self._check(tp, name, event)
@@ -141,6 +138,47 @@ class Fanout:
             done.release()
 
     # -- steps ---------------------------------------------------------------
+
+    def _admitted_undecoded(
+        self, tp: TopicPartition, name: str, msg: Any
+    ) -> list[WebhookRuntime] | None:
+        """The live webhooks that take the record, found before decoding it,
+        or None when that cannot be told exactly without decoding.
+
+        When every webhook of the record's event name is in the org its
+        protobuf envelope names (read without converting ``data``), the
+        record goes to those of them admitted now, whether it decodes or not
+        (an undecodable record is dead-lettered to every webhook of its name).
+        When none is admitted, the record is skipped undecoded: a detached
+        webhook's records are all read again by its catch-up reader, so a
+        backlog is decoded once, not twice."""
+        org_id = peek_org_id(msg.value, msg.headers)
+        if org_id is None:
+            return None
+        subscribers = self._subscribers(org_id, name)
+        if len(subscribers) != len(self._of_name(name)):
+            return None  # other orgs' webhooks too: only a decode tells who gets it
+        return [rt for rt in subscribers if self._admit(rt, tp, msg)]
+
+    def _targets(
+        self,
+        tp: TopicPartition,
+        name: str,
+        msg: Any,
+        event: SourceEvent | None,
+        only: WebhookRuntime | None,
+    ) -> list[WebhookRuntime]:
+        """The webhooks that take a decoded (or undecodable: None) record now."""
+        if only is not None:
+            if only.retired or msg.timestamp < only.since_ms:
+                return []
+            if event is None:
+                return [only]
+            # A catching-up webhook gets only its own org's events.
+            mine = any(rt is only for rt in self._subscribers(event.org_id, name))
+            return [only] if mine else []
+        candidates = self._of_name(name) if event is None else self._subscribers(event.org_id, name)
+        return [rt for rt in candidates if self._admit(rt, tp, msg)]
 
     @staticmethod
     def _decode(msg: Any) -> tuple[SourceEvent | None, str]:
