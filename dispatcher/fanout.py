@@ -260,26 +260,44 @@ class Fanout:
             self._spawn(self._run_ordered(rt, job, place, on_recorded))
             return
         rt.queued.append((job, on_recorded))
-        if rt.workers < rt.cap:
+        self._more_workers(rt)
+
+    def _more_workers(self, rt: WebhookRuntime) -> None:
+        if rt.queued and rt.workers < rt.cap:
             rt.workers += 1
             self._spawn(self._work(rt))
 
     async def _work(self, rt: WebhookRuntime) -> None:
         """Deliver ``rt``'s queued jobs in the order they were handed over
-        until none is left. At most ``cap`` of these run per webhook: a job
-        waiting its turn costs a queue entry, not a task of its own parked on
-        a connection slot (the slots still enforce the cap exactly)."""
+        until none is left. At most ``cap`` of these take jobs per webhook: a
+        job waiting its turn costs a queue entry, not a task of its own parked
+        on a connection slot (the slots still enforce the cap exactly). A
+        worker whose delivery waits to retry in place steps aside: it finishes
+        that delivery only, and another worker takes the queue meanwhile, as
+        the waiting delivery holds no connection slot."""
+        stepped_aside = False
+
+        def step_aside() -> None:
+            nonlocal stepped_aside
+            if not stepped_aside:
+                stepped_aside = True
+                rt.workers -= 1
+                self._more_workers(rt)
+
         try:
-            while rt.queued:
+            while rt.queued and not stepped_aside:
                 job, on_recorded = rt.queued.popleft()
                 _log_context(rt, job)
                 try:
-                    await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+                    await self._deliverer.deliver(
+                        rt, job, on_recorded=on_recorded, on_wait=step_aside
+                    )
                 except Exception:
                     # The record stays open, so it is redelivered after a restart.
                     log.exception("delivery failed", extra=_extra(rt))
         finally:
-            rt.workers -= 1
+            if not stepped_aside:
+                rt.workers -= 1
 
     async def _run_ordered(
         self, rt: WebhookRuntime, job: Job, place: Any, on_recorded: Callable[[], None]

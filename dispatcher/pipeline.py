@@ -122,12 +122,15 @@ class Deliverer:
         *,
         in_place: bool = True,
         on_recorded: Callable[[], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> DeliveryStatus:
         """Attempt until an outcome and record it; return the outcome.
 
         With ``on_recorded`` it returns as soon as the outcome is queued for
         recording and the callback runs once it is durable (the consume loop's
-        fast path); without, it returns only once the outcome is durable."""
+        fast path); without, it returns only once the outcome is durable.
+        ``on_wait`` runs before each in-place retry wait (no slot is held
+        while waiting, so the caller may start other work meanwhile)."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
         while True:
             if rt.retired:
@@ -146,6 +149,8 @@ class Deliverer:
             in_place_left -= 1
             decision = self._decide(rt, job, result, in_place_left)
             if decision.wait > 0:
+                if on_wait is not None:
+                    on_wait()
                 await asyncio.sleep(decision.wait)
                 continue
             break
