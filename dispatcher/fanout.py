@@ -28,9 +28,9 @@ from dispatcher.runtime import WebhookRuntime
 from eventnotify.catalog.schemas import validate_data
 from eventnotify.delivery import outcome
 from eventnotify.delivery.entries import new_entry
-from eventnotify.delivery.request import dead_letter_event_id
+from eventnotify.delivery.request import BodyTemplate, body_template, dead_letter_event_id
 from eventnotify.domain import CircuitState, DeliveryStatus, LogEntry
-from eventnotify.envelope import SourceEvent, decode, topic_for
+from eventnotify.envelope import SourceEvent, decode, peek_org_id, topic_for
 from eventnotify.logging import consumer_group_id_var, event_id_var, request_id_var
 from eventnotify.settings import DispatcherSettings
 from eventnotify.timefmt import from_epoch_ms, utcnow
@@ -135,34 +135,43 @@ class Fanout:
         self, tp: TopicPartition, msg: Any, done: RecordDone, only: WebhookRuntime | None = None
     ) -> None:
         """Hand one record to every live subscriber (or to ``only``, a
-        catching-up webhook). Never raises."""
+        catching-up webhook). Never raises.
+
+        Work per record is paid once, whatever the fan-out: decode, then the
+        webhooks that take the record now, and only if any does, the checks
+        (catalog, schema, data limits) and the body's encoding. A record every
+        subscriber skips (each is detached and served by its catch-up reader,
+        which checks the record itself) is not even decoded when that is
+        exact (``_admitted_undecoded``)."""
         name = tp.topic.removeprefix(self._prefix)
         targets: Sequence[WebhookRuntime] = ()
         try:
-            checked = self._check(tp, name, msg)
-            event = checked.event
-            if event is None:
-                targets = self._of_name(name) if only is None else [only]
-            else:
-                targets = self._subscribers(event.org_id, name)
-                if only is not None:
-                    # A catching-up webhook gets only its own org's events.
-                    targets = [only] if any(rt is only for rt in targets) else []
+            known = self._admitted_undecoded(tp, name, msg) if only is None else None
+            if known is not None:
+                if not known:
+                    return  # every webhook of its name skips it: no need to decode
+                targets = known
+            event, undecodable = self._decode(msg)
+            if known is None:
+                targets = self._targets(tp, name, msg, event, only)
+            if not targets:
+                return
+            checked = _Checked(None, undecodable) if event is None else self._check(tp, name, event)
+            position = _position(tp, msg)
+            if checked.reason:
+                for rt in targets:
+                    self._dead_letter(rt, tp, msg, event, checked.reason, done, position)
+                return
+            assert event is not None  # a record that passed its checks was decoded
+            template = body_template(event)
             for rt in targets:
-                if only is None and not self._admit(rt, tp, msg):
-                    continue
-                if only is not None and (rt.retired or msg.timestamp < rt.since_ms):
-                    continue
-                if checked.reason:
-                    self._dead_letter(rt, tp, msg, event, checked.reason, done)
-                else:
-                    self._deliver(rt, tp, msg, event, checked.violation, done)  # type: ignore[arg-type]
+                self._deliver(rt, msg, event, checked.violation, done, position, template)
         except Exception as exc:  # a hostile record must not stop the reader
             reason = f"record could not be handled ({type(exc).__name__}: {_short(exc)})"
             log.exception("record %s/%s/%s: %s", tp.topic, tp.partition, msg.offset, reason)
             for rt in targets or (self._safe_of_name(name) if only is None else [only]):
                 try:
-                    self._dead_letter(rt, tp, msg, None, reason, done)
+                    self._dead_letter(rt, tp, msg, None, reason, done, _position(tp, msg))
                 except Exception:
                     log.exception("dead letter failed; the record is skipped")
         finally:
@@ -170,13 +179,58 @@ class Fanout:
 
     # -- steps ---------------------------------------------------------------
 
-    def _check(self, tp: TopicPartition, name: str, msg: Any) -> _Checked:
+    def _admitted_undecoded(
+        self, tp: TopicPartition, name: str, msg: Any
+    ) -> list[WebhookRuntime] | None:
+        """The live webhooks that take the record, found before decoding it,
+        or None when that cannot be told exactly without decoding.
+
+        When every webhook of the record's event name is in the org its
+        protobuf envelope names (read without converting ``data``), the
+        record goes to those of them admitted now, whether it decodes or not
+        (an undecodable record is dead-lettered to every webhook of its name).
+        When none is admitted, the record is skipped undecoded: a detached
+        webhook's records are all read again by its catch-up reader, so a
+        backlog is decoded once, not twice."""
+        org_id = peek_org_id(msg.value, msg.headers)
+        if org_id is None:
+            return None
+        subscribers = self._subscribers(org_id, name)
+        if len(subscribers) != len(self._of_name(name)):
+            return None  # other orgs' webhooks too: only a decode tells who gets it
+        return [rt for rt in subscribers if self._admit(rt, tp, msg)]
+
+    def _targets(
+        self,
+        tp: TopicPartition,
+        name: str,
+        msg: Any,
+        event: SourceEvent | None,
+        only: WebhookRuntime | None,
+    ) -> list[WebhookRuntime]:
+        """The webhooks that take a decoded (or undecodable: None) record now."""
+        if only is not None:
+            if only.retired or msg.timestamp < only.since_ms:
+                return []
+            if event is None:
+                return [only]
+            # A catching-up webhook gets only its own org's events.
+            mine = any(rt is only for rt in self._subscribers(event.org_id, name))
+            return [only] if mine else []
+        candidates = self._of_name(name) if event is None else self._subscribers(event.org_id, name)
+        return [rt for rt in candidates if self._admit(rt, tp, msg)]
+
+    @staticmethod
+    def _decode(msg: Any) -> tuple[SourceEvent | None, str]:
+        """The record's event, or None and why it is undecodable."""
         try:
-            event = decode(msg.value, msg.headers, msg.timestamp)
+            return decode(msg.value, msg.headers, msg.timestamp), ""
         except RecursionError:
-            return _Checked(None, "undecodable record: nested too deeply")
+            return None, "undecodable record: nested too deeply"
         except Exception as exc:  # EnvelopeError, or anything a hostile record provokes
-            return _Checked(None, _short(exc))
+            return None, _short(exc)
+
+    def _check(self, tp: TopicPartition, name: str, event: SourceEvent) -> _Checked:
         unsafe = unsafe_data(event.data)
         if unsafe:
             return _Checked(event, unsafe)
@@ -228,25 +282,62 @@ class Fanout:
     def _deliver(
         self,
         rt: WebhookRuntime,
-        tp: TopicPartition,
         msg: Any,
         event: SourceEvent,
         violation: str,
         done: RecordDone,
+        position: str,
+        template: BodyTemplate,
     ) -> None:
-        entry = new_entry(rt.hook, event, _position(tp, msg), msg.timestamp)
+        entry = new_entry(rt.hook, event, position, msg.timestamp)
         entry.schema_violation = violation
-        job = Job(event=event, entry=entry, seq=msg.offset)
+        job = Job(event=event, entry=entry, seq=msg.offset, body=template)
         on_recorded = self._recorded(rt, done)
+        rt.backlog += 1
+        done.hold()
         if rt.hook.ordered_delivery:
             place = rt.sequencer.reserve(event.ref_id)
-            self._spawn(rt, self._run_ordered(rt, job, place, on_recorded), done)
-        else:
-            self._spawn(rt, self._run(rt, job, on_recorded), done)
+            self._spawn(self._run_ordered(rt, job, place, on_recorded))
+            return
+        rt.queued.append((job, on_recorded))
+        self._more_workers(rt)
 
-    async def _run(self, rt: WebhookRuntime, job: Job, on_recorded: Callable[[], None]) -> None:
-        _log_context(rt, job)
-        await self._deliverer.deliver(rt, job, on_recorded=on_recorded)
+    def _more_workers(self, rt: WebhookRuntime) -> None:
+        if rt.queued and rt.workers < rt.cap:
+            rt.workers += 1
+            self._spawn(self._work(rt))
+
+    async def _work(self, rt: WebhookRuntime) -> None:
+        """Deliver ``rt``'s queued jobs in the order they were handed over
+        until none is left. At most ``cap`` of these take jobs per webhook: a
+        job waiting its turn costs a queue entry, not a task of its own parked
+        on a connection slot (the slots still enforce the cap exactly). A
+        worker whose delivery waits to retry in place steps aside: it finishes
+        that delivery only, and another worker takes the queue meanwhile, as
+        the waiting delivery holds no connection slot."""
+        stepped_aside = False
+
+        def step_aside() -> None:
+            nonlocal stepped_aside
+            if not stepped_aside:
+                stepped_aside = True
+                rt.workers -= 1
+                self._more_workers(rt)
+
+        try:
+            while rt.queued and not stepped_aside:
+                job, on_recorded = rt.queued.popleft()
+                _log_context(rt, job)
+                try:
+                    await self._deliverer.deliver(
+                        rt, job, on_recorded=on_recorded, on_wait=step_aside
+                    )
+                except Exception:
+                    # The record stays open, so it is redelivered after a restart.
+                    log.exception("delivery failed", extra=_extra(rt))
+        finally:
+            if not stepped_aside:
+                rt.workers -= 1
 
     async def _run_ordered(
         self, rt: WebhookRuntime, job: Job, place: Any, on_recorded: Callable[[], None]
@@ -267,9 +358,9 @@ class Fanout:
         event: SourceEvent | None,
         reason: str,
         done: RecordDone,
+        position: str,
     ) -> None:
         hook = rt.hook
-        position = _position(tp, msg)
         if event is not None:
             entry = new_entry(hook, event, position, msg.timestamp)
         else:
@@ -315,9 +406,7 @@ class Fanout:
 
         return recorded_share
 
-    def _spawn(self, rt: WebhookRuntime, coro: Any, done: RecordDone) -> None:
-        rt.backlog += 1
-        done.hold()
+    def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)

@@ -33,7 +33,7 @@ from dispatcher.runtime import WebhookRuntime
 from eventnotify.delivery import outcome
 from eventnotify.delivery.http_sender import AttemptResult, HttpSender
 from eventnotify.delivery.queue_sender import QueueSender
-from eventnotify.delivery.request import build_request
+from eventnotify.delivery.request import BodyTemplate, body_template, build_request
 from eventnotify.domain import (
     CircuitState,
     DeliveryAttempt,
@@ -78,6 +78,9 @@ class Job:
     first_attempt_at: datetime | None = None
     seq: int = 0
     from_parked: bool = False
+    # The event's body, encoded once per record and shared by its webhooks'
+    # jobs (None: encoded at the first attempt).
+    body: BodyTemplate | None = None
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,15 @@ class Deliverer:
         *,
         in_place: bool = True,
         on_recorded: Callable[[], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> DeliveryStatus:
         """Attempt until an outcome and record it; return the outcome.
 
         With ``on_recorded`` it returns as soon as the outcome is queued for
         recording and the callback runs once it is durable (the consume loop's
-        fast path); without, it returns only once the outcome is durable."""
+        fast path); without, it returns only once the outcome is durable.
+        ``on_wait`` runs before each in-place retry wait (no slot is held
+        while waiting, so the caller may start other work meanwhile)."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
         while True:
             if rt.retired:
@@ -143,6 +149,8 @@ class Deliverer:
             in_place_left -= 1
             decision = self._decide(rt, job, result, in_place_left)
             if decision.wait > 0:
+                if on_wait is not None:
+                    on_wait()
                 await asyncio.sleep(decision.wait)
                 continue
             break
@@ -169,8 +177,15 @@ class Deliverer:
                     job.entry.started_at = now
                 if job.first_attempt_at is None:
                     job.first_attempt_at = now
+                if job.body is None:
+                    job.body = body_template(job.event)
                 req = build_request(
-                    hook, job.event, job.entry.event_id, hook.signing_secrets(now), int(time.time())
+                    hook,
+                    job.event,
+                    job.entry.event_id,
+                    hook.signing_secrets(now),
+                    int(time.time()),
+                    job.body,
                 )
                 if hook.type is WebhookType.QUEUE and self._queue is not None:
                     result = await self._queue.send(req, job.event.ref_id)

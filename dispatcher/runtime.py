@@ -4,6 +4,7 @@ circuit breaker and the ordering lines."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from eventnotify.domain import Webhook
 
 if TYPE_CHECKING:
     from dispatcher.metrics import WebhookMetrics
+    from dispatcher.pipeline import Job
 
 
 @dataclass
@@ -46,6 +48,11 @@ class WebhookRuntime:
     dynamic: bool = False
     # Records handed to this webhook whose outcome is not recorded yet.
     backlog: int = 0
+    # Unordered deliveries handed over by the fan-out, not started yet, with
+    # the callback to run once each outcome is durable; ``workers`` tasks (at
+    # most the cap) take them in order.
+    queued: deque[tuple[Job, Callable[[], None]]] = field(default_factory=deque)
+    workers: int = 0
     # Non-empty once deleted or deactivated: nothing more is sent, and
     # deliveries still queued finish FAILED with this reason.
     retired: str = ""

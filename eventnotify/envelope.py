@@ -110,6 +110,20 @@ def decode(
         raise EnvelopeError(f"undecodable record ({type(exc).__name__})") from None
 
 
+def peek_org_id(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None) -> int | None:
+    """The positive orgId of a protobuf record, read without converting its
+    ``data``; None for anything else (JSON, undecodable, too large, no orgId).
+    Says nothing about whether ``decode`` accepts the record."""
+    if not value or len(value) > MAX_EVENT_BYTES or _content_type(headers, value) != PROTOBUF:
+        return None
+    msg = envelope_pb2.EventEnvelope()
+    try:
+        msg.ParseFromString(value)
+    except Exception:  # DecodeError, or anything a hostile record provokes
+        return None
+    return msg.org_id if msg.org_id > 0 else None
+
+
 def _decode(
     value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, timestamp_ms: int
 ) -> SourceEvent:

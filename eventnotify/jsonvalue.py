@@ -40,36 +40,66 @@ class JsonValueError(ValueError):
 
 def struct_to_dict(struct: Any, path: str = "data") -> dict[str, Any]:
     """``google.protobuf.Struct`` -> plain dict, by the rules above."""
-    fields = struct.fields
+    try:
+        return _struct(struct.fields, 0)
+    except _Bad as bad:
+        where = path
+        for key in reversed(bad.keys):
+            where = _join(where, key)
+        raise JsonValueError(where, bad.problem) from None
+
+
+class _Bad(Exception):
+    """A bad value deep inside a Struct; ``keys`` is its path, innermost
+    first, filled in on the way out. Paths are only built for errors: this
+    runs for every consumed event."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.keys: list[str | int] = []
+
+
+def _struct(fields: Any, depth: int) -> dict[str, Any]:
     # Key iteration: the protobuf map's items() goes through the slow
-    # collections.abc mixin (this runs for every consumed event).
-    return {k: _value(fields[k], path, k, 1) for k in fields}
+    # collections.abc mixin.
+    out: dict[str, Any] = {}
+    for k in fields:
+        try:
+            out[k] = _value(fields[k], depth + 1)
+        except _Bad as bad:
+            bad.keys.append(k)
+            raise
+    return out
 
 
-def _value(v: Any, parent: str, key: str | int, depth: int) -> Any:
+def _value(v: Any, depth: int) -> Any:
     kind = v.WhichOneof("kind")
+    if kind == "string_value":
+        return v.string_value
     if kind == "number_value":
         n = v.number_value
         if n.is_integer():
             return int(n) if -_EXACT < n < _EXACT else n
         if math.isfinite(n):
             return n
-        raise JsonValueError(_join(parent, key), "numbers must be finite (no NaN or Infinity)")
-    if kind == "string_value":
-        return v.string_value
+        raise _Bad("numbers must be finite (no NaN or Infinity)")
     if kind == "bool_value":
         return v.bool_value
     if kind == "struct_value":
         if depth >= MAX_DEPTH:
-            raise JsonValueError(_join(parent, key), f"nested deeper than {MAX_DEPTH} levels")
-        here = _join(parent, key)
-        fields = v.struct_value.fields
-        return {k: _value(fields[k], here, k, depth + 1) for k in fields}
+            raise _Bad(f"nested deeper than {MAX_DEPTH} levels")
+        return _struct(v.struct_value.fields, depth)
     if kind == "list_value":
         if depth >= MAX_DEPTH:
-            raise JsonValueError(_join(parent, key), f"nested deeper than {MAX_DEPTH} levels")
-        here = _join(parent, key)
-        return [_value(x, here, i, depth + 1) for i, x in enumerate(v.list_value.values)]
+            raise _Bad(f"nested deeper than {MAX_DEPTH} levels")
+        out = []
+        for i, x in enumerate(v.list_value.values):
+            try:
+                out.append(_value(x, depth + 1))
+            except _Bad as bad:
+                bad.keys.append(i)
+                raise
+        return out
     return None
 
 

@@ -7,13 +7,18 @@ code every time is an aware UTC ``datetime``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, truncated to milliseconds (what MongoDB stores)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Now, in UTC, truncated to milliseconds (what MongoDB stores).
+
+    Built from integer milliseconds: several calls per delivery, and this is
+    about half the cost of ``datetime.now`` followed by ``replace``."""
+    return _EPOCH + timedelta(milliseconds=time.time_ns() // 1_000_000)
 
 
 def format_ts(value: datetime | None) -> str:

@@ -14,7 +14,7 @@ from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
-from tests.support.receiver import Behaviour, Receiver, Reply
+from tests.support.receiver import Behaviour, Received, Receiver, Reply
 
 ORG = 303
 EVENTS = 250
@@ -75,3 +75,35 @@ def _answer_after(delay: float) -> Behaviour:
 
 def _has_all(receiver: Receiver, path: str) -> Callable[[], bool]:
     return lambda: len(receiver.ok_for(path)) >= EVENTS
+
+
+async def test_a_delivery_waiting_to_retry_in_place_does_not_hold_back_the_queue(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    # Cap 1: one request in flight at a time. The first event fails once and
+    # waits (about a second) to be retried in place; it holds no connection
+    # slot meanwhile, so the events queued behind it go out during that wait,
+    # not after it.
+    def behaviour(r: Received, _n: int) -> Reply:
+        first_try = r.json["refId"] == "first" and not receiver.failed
+        return Reply(503 if first_try else 200)
+
+    receiver.on("/one", behaviour)
+    await add_webhook(store, ORG, receiver.url("/one"), ["badgeEarned"], max_allowed_connections=1)
+    await dispatcher.supervisor.sync()
+    async with EventProducer(settings) as producer:
+        await producer.publish(make_event(ORG, "badgeEarned", "first", {"i": 0}))
+        await producer.flush()
+        await receiver.wait_for(lambda: bool(receiver.failed), within=30)
+        for i in range(5):
+            await producer.publish(make_event(ORG, "badgeEarned", f"next{i}", {"i": i}))
+        await producer.flush()
+    await receiver.wait_for(lambda: len(receiver.ok_for("/one")) >= 6, within=30)
+
+    ok = receiver.ok_for("/one")
+    retried = next(r for r in ok if r.json["refId"] == "first")
+    later = [r for r in ok if r.json["refId"] != "first"]
+    assert len(later) == 5
+    assert receiver.max_in_flight["/one"] == 1
+    # All five were delivered while the first waited for its retry.
+    assert max(r.at for r in later) < retried.at, [r.json["refId"] for r in ok]

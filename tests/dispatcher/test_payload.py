@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
-from eventnotify.delivery.request import EVENT_ID_NAMESPACE, body, delivered_event_id
+from eventnotify.delivery.request import (
+    EVENT_ID_NAMESPACE,
+    body,
+    body_template,
+    delivered_event_id,
+)
 from eventnotify.envelope import SourceEvent
 
 
@@ -31,3 +36,36 @@ def test_body_is_the_original_envelope() -> None:
         "data": {"a": 1},
         "loyaltyEventId": None,
     }
+
+
+def _whole_body(event: SourceEvent, event_id: str) -> bytes:
+    # The body encoded in one piece, as it was before bodies were shared.
+    doc = {
+        "eventName": event.event_name,
+        "eventId": event_id,
+        "orgId": event.org_id,
+        "refId": event.ref_id,
+        "apiRequestId": event.request_id,
+        "createdAt": event.created_at_ms,
+        "data": event.data,
+        "loyaltyEventId": event.loyalty_event_id or None,
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_one_template_gives_each_webhook_the_whole_body_byte_for_byte() -> None:
+    events = [
+        SourceEvent("s", "pointsIssued", 1, "r", "q", 5, {}),
+        SourceEvent("s", 'na"me', 7, "ref\n", "", 0, {"é": ["ü", None, 2.5, {"x": True}]}, "L-1"),
+        SourceEvent("s", "n", 2**40, "", "req", 1, {"nested": {"a": [1, [2, [3]]]}}),
+    ]
+    ids = ["evt", "5f0b6a59-8a1f-4d8e-9a53-0c1b7e6c2d41", 'quote"and\\slash', ""]
+    for event in events:
+        template = body_template(event)
+        for event_id in ids:
+            assert template.render(event_id) == _whole_body(event, event_id)
+            assert body(event, event_id) == _whole_body(event, event_id)
+    # Only the eventId differs between two webhooks' bodies of one record.
+    a, b = (json.loads(body_template(events[1]).render(i)) for i in ("id-a", "id-b"))
+    assert a.pop("eventId") == "id-a" and b.pop("eventId") == "id-b"
+    assert a == b

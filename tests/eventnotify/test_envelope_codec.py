@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from eventnotify.envelope import EnvelopeError, SourceEvent, decode, encode
+from eventnotify.envelope import (
+    PROTOBUF,
+    EnvelopeError,
+    SourceEvent,
+    decode,
+    encode,
+    peek_org_id,
+)
 from eventnotify.v1 import envelope_pb2
 
 EVENT = SourceEvent(
@@ -129,3 +136,22 @@ def test_stored_document_round_trip_and_defaults() -> None:
         loyalty_event_id="",
         headers={},
     )
+
+
+def test_peek_org_id_reads_only_a_protobuf_envelopes_positive_org() -> None:
+    event = SourceEvent("e-1", "pointsIssued", 42, "r", "q", 1, {"bad": 1})
+    value, headers = encode(event)
+    assert peek_org_id(value, headers) == 42
+    assert peek_org_id(value, None) == 42  # protobuf told apart by its first byte
+    json_value, json_headers = encode(event, as_json=True)
+    no_org, _ = encode(SourceEvent("e-1", "pointsIssued", 0, "r", "q", 1, {}))
+    proto = [("content-type", PROTOBUF.encode())]
+    for value_, headers_ in [
+        (json_value, json_headers),  # JSON: only a decode reads it
+        (no_org, headers),
+        (b"\xff\xff\xff", proto),  # not protobuf
+        (b"", proto),
+        (None, proto),
+        (value, [("content-type", b"text/plain")]),
+    ]:
+        assert peek_org_id(value_, headers_) is None
