@@ -72,7 +72,8 @@ class CatchUp:
                 await asyncio.wait_for(self._stopping.wait(), SCAN_SECONDS)
         for task in list(self._readers.values()):
             task.cancel()
-        await asyncio.gather(*self._readers.values(), return_exceptions=True)
+        if self._readers:  # each also ends on _stopping; bounded all the same
+            await asyncio.wait(set(self._readers.values()), timeout=10.0)
 
     def shutdown(self) -> None:
         self._stopping.set()

@@ -162,8 +162,10 @@ class SharedIntake:
                 await self._step(consumer)
         finally:
             if committer is not None:
+                # Bounded, and the loop also ends on _stopping: a cancellation
+                # lost inside a client library must not hold up the drain.
                 committer.cancel()
-                await asyncio.gather(committer, return_exceptions=True)
+                await asyncio.wait({committer}, timeout=5.0)
             if started:
                 await self._drain(consumer)
 
@@ -327,7 +329,7 @@ class SharedIntake:
     async def _commit_loop(self, consumer: AIOKafkaConsumer) -> None:
         """Commit every COMMIT_INTERVAL, apart from the fetch loop (a commit is
         a broker round trip, and fetching must not wait for it)."""
-        while True:
+        while not self._stopping:
             await asyncio.sleep(COMMIT_INTERVAL)
             try:
                 await self._commit(consumer)

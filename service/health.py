@@ -25,7 +25,8 @@ async def kafka_reachable(bootstrap_servers: str, wait: float) -> bool:
     for server in bootstrap_servers.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), wait)
+            async with asyncio.timeout(wait):
+                _, writer = await asyncio.open_connection(host, int(port))
         except (OSError, ValueError, TimeoutError):
             continue
         writer.close()
@@ -55,6 +56,7 @@ class HealthMonitor:
         self._kafka = kafka_bootstrap
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last: dict[str, bool] = {}
 
     def mongo_known_down(self) -> bool:
@@ -69,8 +71,12 @@ class HealthMonitor:
     async def probe_once(self) -> None:
         """Probe both dependencies once and publish their status."""
         timeout = max(self._interval, 0.5)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that lands as the ping completes, and shutdown would
+        # then wait for this loop forever.
         try:
-            mongo_ok = await asyncio.wait_for(self._store.ping(), timeout)
+            async with asyncio.timeout(timeout):
+                mongo_ok = await self._store.ping()
         except TimeoutError:
             mongo_ok = False
         kafka_ok = await kafka_reachable(self._kafka, timeout)
@@ -81,9 +87,10 @@ class HealthMonitor:
             await self.servicer.set(name, SERVING if ok else NOT_SERVING)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.probe_once()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)
 
     async def start(self) -> None:
         """Report every service NOT_SERVING until the first probe (so a check
@@ -95,9 +102,11 @@ class HealthMonitor:
 
     async def shutdown(self) -> None:
         """Stop probing and report NOT_SERVING for everything."""
+        self._stopping.set()
         if self._task is not None:
+            # The event ends the loop even if a cancellation were lost; the
+            # wait is bounded all the same (a probe is bounded by its timeout).
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=max(self._interval, 0.5) * 3)
             self._task = None
         await self.servicer.enter_graceful_shutdown()
