@@ -434,33 +434,44 @@ def unsafe_data(data: object) -> str:
     """Why ``data`` cannot be delivered as JSON (empty when it can): not an
     object, nested deeper than MAX_DATA_DEPTH, larger than MAX_DATA_CHARS of
     keys and strings, NaN or Infinity, or a value JSON has no type for.
-    Iterative, so depth costs no stack."""
+    Iterative, so depth costs no stack; only containers are stacked (scalars
+    are checked where they stand: this runs once per record)."""
     if not isinstance(data, dict):
         return f"data is not an object ({type(data).__name__})"
-    stack: list[tuple[object, int]] = [(data, 1)]
+    stack: list[tuple[dict[Any, Any] | list[Any] | tuple[Any, ...], int]] = [(data, 1)]
     chars = 0
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_DATA_DEPTH:
+        if depth > MAX_DATA_DEPTH or (depth == MAX_DATA_DEPTH and node):
             return f"data nested deeper than {MAX_DATA_DEPTH} levels"
+        values: Any = node
         if isinstance(node, dict):
-            for k, v in node.items():
+            for k in node:
                 if not isinstance(k, str):
                     return "data has a non-string key"
                 chars += len(k)
+            values = node.values()
+        for v in values:
+            t = type(v)
+            if t is str:
+                chars += len(v)
+            elif t is int or t is bool or v is None:
+                pass
+            elif t is float or isinstance(v, float):
+                if v != v or v in _INFINITIES:
+                    return "data holds NaN or Infinity, which JSON cannot carry"
+            elif isinstance(v, dict | list | tuple):
                 stack.append((v, depth + 1))
-        elif isinstance(node, list | tuple):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str):
-            chars += len(node)
-        elif isinstance(node, float):
-            if node != node or node in (float("inf"), float("-inf")):
-                return "data holds NaN or Infinity, which JSON cannot carry"
-        elif node is not None and not isinstance(node, bool | int):
-            return f"data holds a {type(node).__name__}, which JSON cannot carry"
+            elif isinstance(v, str):
+                chars += len(v)
+            elif not isinstance(v, int):
+                return f"data holds a {t.__name__}, which JSON cannot carry"
         if chars > MAX_DATA_CHARS:
             return f"data larger than {MAX_DATA_CHARS} characters"
     return ""
+
+
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _position(tp: TopicPartition, msg: Any) -> str:
