@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.offsets import OffsetTracker, PartitionWatermark
@@ -217,14 +217,14 @@ class SharedIntake:
         IDLE_PAUSE_SECONDS on the first event after a quiet spell.
         Returns the getmany timeout to use."""
         assigned = list(consumer.assignment())
-        consumer.pause(*assigned)
+        _pause(consumer, assigned)
         try:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), IDLE_PAUSE_SECONDS)
         finally:
             if not self._paused:
-                consumer.resume(*assigned)
+                _resume(consumer, assigned)
         return 2 * self._settings.dispatcher.fetch_max_wait_ms + 20
 
     def _done(
@@ -319,9 +319,9 @@ class SharedIntake:
             return
         assigned = list(consumer.assignment())
         if pause:
-            consumer.pause(*assigned)
+            _pause(consumer, assigned)
         else:
-            consumer.resume(*assigned)
+            _resume(consumer, assigned)
         self._paused = pause
 
     # -- offsets ---------------------------------------------------------------
@@ -373,13 +373,13 @@ class SharedIntake:
             return
         # The client may fetch for new partitions while this callback awaits:
         # hold them until we know who is detached where and the merge points.
-        consumer.pause(*assigned)
+        _pause(consumer, assigned)
         log.info("consuming %s", ",".join(sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)))
         try:
             await self._prepare(consumer, assigned)
         finally:
             if not self._paused:
-                consumer.resume(*assigned)
+                _resume(consumer, assigned)
 
     async def _prepare(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         try:
@@ -389,7 +389,10 @@ class SharedIntake:
         for tp in assigned:
             # Where this consumer will really read from (the committed offset,
             # or the reset position): the exact merge point for catch-up.
-            start = self._next[tp] = await consumer.position(tp)
+            try:
+                start = self._next[tp] = await consumer.position(tp)
+            except IllegalStateError:  # taken away again by a newer rebalance
+                continue
             # A stored position past the group's is clamped to it: records
             # between them were handed to the webhook live, but their outcomes
             # may not have been recorded before the last owner stopped.
@@ -427,6 +430,18 @@ class SharedIntake:
             await self._commit(consumer)
         finally:
             await consumer.stop()
+
+
+def _pause(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:
+    """Pause those of ``tps`` still assigned. A rebalance can run while we
+    await, and the client raises for a partition it no longer holds, leaving
+    the rest untouched (paused partitions would then stay paused)."""
+    consumer.pause(*(set(tps) & consumer.assignment()))
+
+
+def _resume(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:
+    """Resume those of ``tps`` still assigned (see ``_pause``)."""
+    consumer.resume(*(set(tps) & consumer.assignment()))
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
