@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiokafka import TopicPartition
 
 from dispatcher.circuit import Circuit
-from dispatcher.positions import LIVE, Positions
+from dispatcher.positions import Positions
 from dispatcher.runtime import WebhookRuntime
 from eventnotify.store.positions import MARK, WebhookPosition
 from tests.support.hooks import make_webhook
@@ -60,19 +60,32 @@ async def test_no_mark_while_a_new_webhook_waits_for_its_position() -> None:
     ]
 
 
-async def test_stamp_stores_live_webhooks_newer_than_the_mark_as_live() -> None:
+async def test_no_mark_where_a_live_webhook_is_newer_than_it() -> None:
     repo = Repo()
     positions = await owned(repo)
     old, newer, detached = runtime(MARK_MS - 1), runtime(MARK_MS + 1), runtime(MARK_MS + 1)
     positions.detach(TP, detached.hook.web_hook_id, 7, detached.since_ms)
     positions.stamp(lambda _t: [old, newer, detached])
     await positions.flush()
-    offsets = {p.web_hook_id: p.offset for p in repo.writes[0]}
-    assert offsets == {newer.hook.web_hook_id: LIVE, detached.hook.web_hook_id: 7, MARK: MARK_MS}
-    # Stamped once per assignment.
-    positions.stamp(lambda _t: [old, newer, detached])
+    # The detached one's position only: no mark, no write per live webhook.
+    assert [(p.web_hook_id, p.offset) for p in repo.writes[0]] == [(detached.hook.web_hook_id, 7)]
+    # A newer webhook already stored as live (it merged back) does not block.
+    repo2 = Repo()
+    again = await owned(repo2)
+    again.release(TP, newer.hook.web_hook_id)
+    again.stamp(lambda _t: [old, newer])
+    await again.flush()
+    assert (MARK, MARK_MS) in [(p.web_hook_id, p.offset) for p in repo2.writes[-1]]
+
+
+async def test_a_partition_is_stamped_once_per_assignment() -> None:
+    repo = Repo()
+    positions = await owned(repo)
+    positions.stamp(lambda _t: [runtime(MARK_MS - 1)])
     await positions.flush()
-    assert len(repo.writes) == 1
+    positions.stamp(lambda _t: [runtime(MARK_MS - 1)])
+    await positions.flush()
+    assert [[p.web_hook_id for p in w] for w in repo.writes] == [[MARK]]
 
 
 async def test_a_loaded_mark_is_the_previous_committers_until_revoked() -> None:
