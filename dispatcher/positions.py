@@ -163,10 +163,11 @@ class Positions:
         such webhooks as live instead would cost a write per webhook and
         partition, 120,000 for 10,000 webhooks created just before a start."""
         mark = self.known_through_ms
-        if mark is None:
-            return
+        todo = self._owned - self._stamped - self._unstampable
+        if mark is None or not todo:
+            return  # the usual case: runs before every commit
         waiting = {tp for tp, _hook, _d in self.unresolved()}
-        for tp in self._owned - self._stamped - self._unstampable - waiting:
+        for tp in todo - waiting:
             if any(
                 rt.since_ms > mark
                 and self.get(tp, rt.hook.web_hook_id) is None

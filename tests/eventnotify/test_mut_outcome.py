@@ -12,6 +12,7 @@ import pytest
 from eventnotify.delivery import outcome
 from eventnotify.delivery.outcome import EntryOutcome
 from eventnotify.domain import DeliveryStatus, LogEntry
+from tests.support.entries import log_entry
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 INGESTED = NOW - timedelta(seconds=30)
@@ -69,18 +70,7 @@ def test_each_rule_gives_exactly_this_outcome(
 
 
 def _entry() -> LogEntry:
-    e = LogEntry(
-        event_id="e",
-        source_event_id="s",
-        org_id=1,
-        consumer_group_id="g",
-        web_hook_id="w",
-        event_name="badgeEarned",
-        ref_id="r",
-        request_id="q",
-        status=DeliveryStatus.PENDING,
-        ingested_at=INGESTED,
-    )
+    e = log_entry(ingested_at=INGESTED)
     e.source_event = {"event_id": "s"}
     e.sla_breach_at = LATE
     e.ended_at = NOW

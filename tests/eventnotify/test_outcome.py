@@ -9,6 +9,7 @@ import pytest
 from eventnotify.delivery import outcome
 from eventnotify.delivery.outcome import Attempt, Signal
 from eventnotify.domain import DeliveryStatus, LogEntry
+from tests.support.entries import log_entry
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 INGESTED = NOW - timedelta(seconds=30)
@@ -175,18 +176,7 @@ def test_after_attempt(
 
 
 def _entry() -> LogEntry:
-    return LogEntry(
-        event_id="e",
-        source_event_id="s",
-        org_id=1,
-        web_hook_id="w",
-        consumer_group_id="g",
-        event_name="badgeEarned",
-        ref_id="r",
-        request_id="q",
-        status=DeliveryStatus.PENDING,
-        ingested_at=INGESTED,
-    )
+    return log_entry(ingested_at=INGESTED)
 
 
 # outcome -> (status, ended, reason contains, next attempt set, keeps source event)

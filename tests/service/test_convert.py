@@ -12,7 +12,6 @@ from eventnotify.domain import (
     ApiKey,
     CircuitState,
     DeliveryStatus,
-    LogEntry,
     Role,
     SigningSecret,
     Webhook,
@@ -22,6 +21,7 @@ from eventnotify.errors import InvalidArgument
 from eventnotify.store.logs import GroupMetrics
 from eventnotify.v1 import catalog_pb2, log_pb2, webhook_pb2
 from service import convert
+from tests.support.entries import log_entry
 
 T = datetime(2020, 4, 20, 10, 35, 47, 473000, tzinfo=UTC)
 
@@ -82,18 +82,7 @@ def test_webhook_changes_presence_and_mask() -> None:
 
 
 def test_log_entry_without_attempt_has_no_consumer_response() -> None:
-    pending = LogEntry(
-        event_id="e",
-        source_event_id="s",
-        org_id=1,
-        web_hook_id="w",
-        consumer_group_id="g",
-        event_name="n",
-        ref_id="1_2",
-        request_id="r",
-        status=DeliveryStatus.PENDING,
-        ingested_at=T,
-    )
+    pending = log_entry(event_name="n", ref_id="1_2", request_id="r", ingested_at=T)
     msg = convert.log_entry_to_proto(pending)
     assert not msg.HasField("consumer_response")
     as_json = json_format.MessageToDict(msg)
@@ -108,7 +97,7 @@ def test_every_status_maps_by_name() -> None:
         assert (
             log_pb2.DeliveryStatus.Name(
                 convert.log_entry_to_proto(
-                    LogEntry("e", "s", 1, "w", "g", "n", "r", "q", status, T)
+                    log_entry(event_name="n", status=status, ingested_at=T)
                 ).status
             )
             == status.value

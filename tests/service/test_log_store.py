@@ -11,17 +11,13 @@ from eventnotify.domain import DeliveryAttempt, DeliveryStatus, LogEntry
 from eventnotify.store import Store
 from eventnotify.store.logs import DeliveryLogRepository
 from eventnotify.timefmt import utcnow
+from tests.support.entries import log_entry
 from tests.support.waiting import wait_until
 
 
 def _entry(minutes_ago: int) -> LogEntry:
-    return LogEntry(
+    return log_entry(
         event_id=str(uuid.uuid4()),
-        source_event_id="s",
-        org_id=1,
-        web_hook_id="w",
-        consumer_group_id="g",
-        event_name="badgeEarned",
         ref_id="1_1",
         request_id="r",
         status=DeliveryStatus.DELIVERED,
