@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from devstack import Stack
 from eventnotify.domain import Role
 from eventnotify.settings import Settings
-from eventnotify.store import Store, open_store
+from eventnotify.store import Store
 from service.core.keys import mint_key
-from service.server import ApiServer, create_server
+from service.server import ApiServer
+from tests.support.service import serving
 from tests.support.stack import make_settings
 
 EXE = Path(sys.executable).parent / "eventnotify"
@@ -126,20 +126,8 @@ class Cli:
 async def api(stack: Stack) -> AsyncIterator[Api]:
     """A running server with its own database and topic prefix."""
     settings = make_settings(stack)
-    store = open_store(settings.mongo)
-    await store.ensure_indexes()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False
-    )
-    await producer.start()
-    server, port = await create_server(settings, store, producer=producer)
-    await server.start()
-    try:
+    async with serving(settings) as (server, port, store):
         yield Api(settings, store, server, port)
-    finally:
-        await server.stop(0)
-        await producer.stop()
-        await store.close()
 
 
 @pytest.fixture

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from devstack import REPO, Stack
 from eventnotify.domain import DeliveryStatus, LogEntry, Role
-from eventnotify.store import open_store
 from eventnotify.timefmt import utcnow
 from service.core.keys import mint_key
 from service.gateway.app import HttpGateway
-from service.server import create_server
+from tests.support.service import serving
 from tests.support.stack import make_settings
 
 DOC = REPO / "docs" / "http.md"
@@ -32,25 +30,14 @@ SKIPPED = (":sendTestEvent",)
 @pytest.fixture
 async def live(stack: Stack) -> AsyncIterator[tuple[str, str, Any]]:
     """(gateway URL, an ADMIN key of org 1, the store), with a Kafka producer."""
-    settings = make_settings(stack)
-    store = open_store(settings.mongo)
-    await store.ensure_indexes()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False
-    )
-    await producer.start()
-    server, port = await create_server(settings, store, producer=producer)
-    await server.start()
-    gateway = HttpGateway("127.0.0.1:0", f"127.0.0.1:{port}")
-    http_port = await gateway.start()
-    _, key = await mint_key(store.api_keys, 1, Role.ADMIN, "docs test")
-    try:
-        yield f"http://127.0.0.1:{http_port}", key, store
-    finally:
-        await gateway.stop()
-        await server.stop(0)
-        await producer.stop()
-        await store.close()
+    async with serving(make_settings(stack)) as (_server, port, store):
+        gateway = HttpGateway("127.0.0.1:0", f"127.0.0.1:{port}")
+        http_port = await gateway.start()
+        _, key = await mint_key(store.api_keys, 1, Role.ADMIN, "docs test")
+        try:
+            yield f"http://127.0.0.1:{http_port}", key, store
+        finally:
+            await gateway.stop()
 
 
 async def _run(line: str, url: str, key: str) -> tuple[str, Any]:

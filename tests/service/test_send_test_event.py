@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from devstack import free_port
 from eventnotify.catalog.schemas import validate_data
@@ -14,13 +13,12 @@ from eventnotify.catalog.standard import STANDARD_EVENTS
 from eventnotify.domain import Role
 from eventnotify.receiver import verify
 from eventnotify.settings import Settings
-from eventnotify.store import open_store
 from eventnotify.v1 import log_pb2, webhook_pb2, webhook_pb2_grpc
 from service.core.keys import mint_key
-from service.server import create_server
 from tests.service.conftest import Api, ApiFactory, Metadata, create_hook, expect_error
 from tests.support.receiver import Receiver, Reply
 from tests.support.records import read_topic
+from tests.support.service import serving
 
 LONG_BODY = "é" * 3000  # 6000 bytes: the excerpt must stop at 1 KiB, on a character
 
@@ -181,44 +179,34 @@ async def test_the_logged_response_body_stops_at_the_cap(
 
 
 async def test_queue_webhook_gets_the_sample_on_its_topic(settings: Settings) -> None:
-    store = open_store(settings.mongo)
-    await store.ensure_indexes()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, enable_idempotence=False
-    )
-    await producer.start()
-    server, port = await create_server(settings, store, producer=producer)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        _, secret = await mint_key(store.api_keys, 3, Role.WRITE, "queue test")
-        md = (("authorization", f"Bearer {secret}"),)
-        stub = webhook_pb2_grpc.WebhookServiceStub(channel)
-        topic = f"{settings.kafka.topic_prefix}out"
-        created = await stub.CreateWebhook(
-            webhook_pb2.CreateWebhookRequest(
-                webhook=webhook_pb2.Webhook(
-                    name="to-kafka",
-                    event_names=["pointsIssued"],
-                    web_hook_url=topic,
-                    web_hook_type=webhook_pb2.QUEUE,
-                    method_type=webhook_pb2.POST,
-                    max_allowed_connections=1,
-                )
-            ),
-            metadata=md,
-        )
-        reply = await stub.SendTestEvent(
-            webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
-            metadata=md,
-        )
-        assert reply.success and reply.error == "" and reply.signature_sent
-        [record] = await read_topic(settings.kafka.bootstrap_servers, topic)
-        headers = {k: v.decode() for k, v in record.headers.items()}
-        verify(created.signing_secret, headers, record.value)
-        assert headers["webhook-id"] == reply.event_id
-    finally:
-        await channel.close()
-        await server.stop(0)
-        await producer.stop()
-        await store.close()
+    async with serving(settings) as (_server, port, store):
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            _, secret = await mint_key(store.api_keys, 3, Role.WRITE, "queue test")
+            md = (("authorization", f"Bearer {secret}"),)
+            stub = webhook_pb2_grpc.WebhookServiceStub(channel)
+            topic = f"{settings.kafka.topic_prefix}out"
+            created = await stub.CreateWebhook(
+                webhook_pb2.CreateWebhookRequest(
+                    webhook=webhook_pb2.Webhook(
+                        name="to-kafka",
+                        event_names=["pointsIssued"],
+                        web_hook_url=topic,
+                        web_hook_type=webhook_pb2.QUEUE,
+                        method_type=webhook_pb2.POST,
+                        max_allowed_connections=1,
+                    )
+                ),
+                metadata=md,
+            )
+            reply = await stub.SendTestEvent(
+                webhook_pb2.SendTestEventRequest(web_hook_id=created.webhook.web_hook_id),
+                metadata=md,
+            )
+            assert reply.success and reply.error == "" and reply.signature_sent
+            [record] = await read_topic(settings.kafka.bootstrap_servers, topic)
+            headers = {k: v.decode() for k, v in record.headers.items()}
+            verify(created.signing_secret, headers, record.value)
+            assert headers["webhook-id"] == reply.event_id
+        finally:
+            await channel.close()
