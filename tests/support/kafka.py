@@ -39,6 +39,7 @@ class EventProducer:
             enable_idempotence=False,
             linger_ms=5,
         )
+        self._ready: set[str] = set()  # topics that acked a record
 
     async def __aenter__(self) -> EventProducer:
         await self._producer.start()
@@ -52,24 +53,44 @@ class EventProducer:
 
     async def publish(self, event: SourceEvent, *, as_json: bool = False) -> None:
         value, headers = encode(event, as_json=as_json)
-        await self._producer.send(
-            self.topic(event.event_name), value, key=event.ref_id.encode(), headers=headers
-        )
+        await self._send(self.topic(event.event_name), value, event.ref_id.encode(), headers)
 
-    async def publish_acked(self, event: SourceEvent, attempts: int = 5) -> None:
-        """Publish and wait for the broker's ack. A send the broker refused
-        (Tansu answers NOT_LEADER for a while after a topic appears) wrote
-        nothing, so it is sent again."""
-        value, headers = encode(event)
+    async def _send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Fire and forget, except the first record of each topic: that one is
+        acked, with retries, so a topic the broker has only just created (it
+        answers NOT_LEADER for a while) cannot silently lose the records a
+        test publishes right after creating its webhooks."""
+        if topic in self._ready:
+            await self._producer.send(topic, value, key=key, headers=headers)
+        else:
+            await self._send_acked(topic, value, key, headers)
+
+    async def _send_acked(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        headers: list[tuple[str, bytes]],
+        attempts: int = 5,
+    ) -> None:
+        # A send the broker refused (Tansu answers NOT_LEADER for a while
+        # after a topic appears) wrote nothing, so it is sent again.
         for left in range(attempts - 1, -1, -1):
             try:
-                await self._producer.send_and_wait(
-                    self.topic(event.event_name), value, key=event.ref_id.encode(), headers=headers
-                )
+                await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+                self._ready.add(topic)
                 return
             except NotLeaderForPartitionError:
                 if not left:
                     raise
+
+    async def publish_acked(self, event: SourceEvent, attempts: int = 5) -> None:
+        """Publish and wait for the broker's ack (sent again if refused)."""
+        value, headers = encode(event)
+        topic = self.topic(event.event_name)
+        await self._send_acked(topic, value, event.ref_id.encode(), headers, attempts)
 
     async def publish_raw(
         self,
@@ -78,7 +99,7 @@ class EventProducer:
         key: bytes = b"k",
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        await self._producer.send(topic, value, key=key, headers=headers or [])
+        await self._send(topic, value, key, headers or [])
 
     async def flush(self) -> None:
         await self._producer.flush()
