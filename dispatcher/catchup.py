@@ -24,6 +24,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from dispatcher.consumers import stop_consumer
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.intake import SharedIntake
 from dispatcher.offsets import PartitionWatermark
@@ -183,16 +184,8 @@ class CatchUp:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(progress.wait(), 0.2)
                     continue
-                if set(mine) != set(consumer.assignment()):
-                    consumer.assign(sorted(mine))
-                    for tp, d in mine.items():  # assign() forgets positions
-                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
-                for tp, d in mine.items():
-                    if seen.get(tp) != d.generation:
-                        # A new detach or a rewind: start over from its position.
-                        # (Outcomes still pending keep their own watermark.)
-                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
-                        seen[tp] = d.generation
+                # Before any reassignment: stopping right after one is what
+                # aiokafka handles worst (see dispatcher/consumers.py).
                 room = self._room(rt)
                 if room < 0:
                     log.info("catch-up paused (circuit or MongoDB)", extra=extra)
@@ -207,6 +200,16 @@ class CatchUp:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(progress.wait(), 0.05)
                     continue
+                if set(mine) != set(consumer.assignment()):
+                    consumer.assign(sorted(mine))
+                    for tp, d in mine.items():  # assign() forgets positions
+                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
+                for tp, d in mine.items():
+                    if seen.get(tp) != d.generation:
+                        # A new detach or a rewind: start over from its position.
+                        # (Outcomes still pending keep their own watermark.)
+                        consumer.seek(tp, d.offset)  # type: ignore[arg-type]
+                        seen[tp] = d.generation
                 waiting_since = 0.0
                 try:
                     batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=room)
@@ -246,7 +249,7 @@ class CatchUp:
                         if d.offset is not None:
                             self._positions.persist(tp, hook_id, d.offset)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     def _current(self, rt: WebhookRuntime) -> bool:
         """Whether ``rt`` is still the webhook's runtime (not retired, not

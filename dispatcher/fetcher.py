@@ -8,6 +8,7 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from dispatcher.consumers import stop_consumer
 from eventnotify.envelope import EnvelopeError, SourceEvent, decode
 
 
@@ -48,5 +49,5 @@ class RecordFetcher:
 
     async def close(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 
+from dispatcher.consumers import stop_consumer
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.offsets import OffsetTracker, PartitionWatermark
 from dispatcher.positions import Positions
@@ -429,7 +430,7 @@ class SharedIntake:
         try:
             await self._commit(consumer)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer, grace=5.0)
 
 
 def _pause(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:
