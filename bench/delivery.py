@@ -68,6 +68,7 @@ from devstack import Stack, free_port, start_stack, wait_for_port
 from dispatcher import gc_tuning
 from dispatcher.app import Dispatcher
 from eventnotify.domain import Webhook
+from eventnotify.entrypoint import run_on_loop
 from eventnotify.envelope import encode, topic_for
 from eventnotify.logging import configure_logging
 from eventnotify.settings import Settings
@@ -631,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.produce:
         bootstrap, topic, count, rate = args.produce
-        asyncio.run(produce(bootstrap, topic, int(count), float(rate)))
+        run_on_loop(produce(bootstrap, topic, int(count), float(rate)))
         return 0
     cfg = Config(
         args.events,
@@ -658,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         receiver = subprocess.Popen([sys.executable, "-m", "tests.support.receiver", str(port)])
         try:
             wait_for_port(port, 20, receiver)  # type: ignore[arg-type]
-            asyncio.run(run(cfg, settings, servers, port, _restarter(stack)))
+            run_on_loop(run(cfg, settings, servers, port, _restarter(stack)))
         finally:
             receiver.terminate()
             receiver.wait(10)

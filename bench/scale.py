@@ -63,6 +63,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from devstack import Stack, start_stack
 from eventnotify.catalog.sample import sample_data
 from eventnotify.catalog.standard import STANDARD_EVENTS
+from eventnotify.entrypoint import run_on_loop
 from eventnotify.envelope import encode, topic_for
 from eventnotify.settings import MongoSettings
 from eventnotify.store import Store, open_store
@@ -555,7 +556,7 @@ def main() -> int:
     )
     print(f"bench-scale: {cfg}", flush=True)
     started = time.monotonic()
-    report = asyncio.run(run(cfg, set(a.phases.split(","))))
+    report = run_on_loop(run(cfg, set(a.phases.split(","))))
     print("\n| figure | measured | target |\n|---|---|---|")
     for what, figure, target in report.rows:
         print(f"| {what} | {figure} | {target} |")

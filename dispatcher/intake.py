@@ -201,6 +201,15 @@ class SharedIntake:
         if batch:
             self._last_record = now = time.monotonic()
         for tp, messages in batch.items():
+            if not self._anyone_live(tp):
+                # Every webhook of this partition is detached here (each
+                # catch-up reader hands it these records) or retired: none
+                # takes a record from the shared stream, so none is opened.
+                # Exact for the whole batch: nothing attaches while it is
+                # handed out (merges happen in the readers' tasks).
+                self._next[tp] = messages[-1].offset + 1
+                self._tracker.passed(tp, messages[-1].offset)
+                continue
             records = self._open.setdefault(tp, {})
             for msg in messages:
                 self._next[tp] = msg.offset + 1
@@ -208,6 +217,15 @@ class SharedIntake:
                 rd = RecordDone(self._done(wm, msg.offset, records), shared=True)
                 records[msg.offset] = (now, rd)
                 self._fanout.handle(tp, msg, rd)
+
+    def _anyone_live(self, tp: TopicPartition) -> bool:
+        """Whether some webhook of ``tp``'s topic is served from the shared
+        stream on ``tp`` (not detached there, not retired)."""
+        positions = self._positions
+        return any(
+            not rt.retired and positions.get(tp, rt.hook.web_hook_id) is None
+            for rt in self._subscribers_of_topic(tp.topic)
+        )
 
     async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
         """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,

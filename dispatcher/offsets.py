@@ -27,6 +27,12 @@ class PartitionWatermark:
         if offset + 1 > self.next_offset:
             self.next_offset = offset + 1
 
+    def passed(self, offset: int) -> None:
+        """Every message up to ``offset`` was seen and needs no outcome (no
+        webhook takes it): nothing opens, the position moves past them."""
+        if offset + 1 > self.next_offset:
+            self.next_offset = offset + 1
+
     def done(self, offset: int) -> None:
         """The message's outcome is durably recorded."""
         self._done.add(offset)
@@ -58,6 +64,10 @@ class OffsetTracker:
         part = self._parts.setdefault(tp, PartitionWatermark())
         part.add(offset)
         return part
+
+    def passed(self, tp: object, offset: int) -> None:
+        """Messages up to ``offset`` need no outcome (``PartitionWatermark.passed``)."""
+        self._parts.setdefault(tp, PartitionWatermark()).passed(offset)
 
     def open_count(self) -> int:
         return sum(p.open_count for p in self._parts.values())

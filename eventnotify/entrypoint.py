@@ -10,9 +10,11 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from eventnotify.settings import Settings, SettingsError, describe
+
+T = TypeVar("T")
 
 
 def _epilog() -> str:
@@ -40,14 +42,16 @@ def run_process(
     except SettingsError as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 2
-    _run(main(settings))
+    run_on_loop(main(settings))
     return 0
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
+def run_on_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on the loop both processes use in
+    production: uvloop when installed (a normal dependency), else asyncio's.
+    The benchmarks run every contender through this too."""
     try:
         import uvloop
     except ImportError:  # optional on platforms without it
-        asyncio.run(coro)
-        return
-    uvloop.run(coro)
+        return asyncio.run(coro)
+    return uvloop.run(coro)

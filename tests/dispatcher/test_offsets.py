@@ -44,3 +44,19 @@ def test_done_on_a_stale_watermark_cannot_touch_the_new_one() -> None:
     old.done(7)  # the earlier attempt finishing late
     assert new.committable() == 7
     assert t.to_commit() == {"p0": 7}
+
+
+def test_passed_records_move_the_position_but_never_past_an_open_one() -> None:
+    """Records no webhook takes (the intake's whole batch while every webhook
+    of the partition is detached) open nothing and move the position."""
+    t = OffsetTracker()
+    t.passed("p0", 9)
+    assert t.to_commit() == {"p0": 10}
+    wm = t.add("p0", 10)
+    t.passed("p0", 20)
+    assert t.committable("p0") == 10  # 10 is still open
+    assert t.open_count_of("p0") == 1
+    wm.done(10)
+    assert t.committable("p0") == 21
+    t.passed("p0", 15)  # an older batch cannot move it back
+    assert t.committable("p0") == 21

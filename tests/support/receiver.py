@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from eventnotify.entrypoint import run_on_loop
+
 
 @dataclass
 class Received:
@@ -173,4 +175,4 @@ async def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1])))
+    run_on_loop(serve(int(sys.argv[1])))
