@@ -1,8 +1,8 @@
 """The dispatcher's Prometheus metrics.
 
-Counters and histograms are updated on the delivery path through
-``WebhookMetrics``, one per webhook, which holds its labelled children so a
-delivery never pays for a label lookup. Gauges (in flight, cap, circuit state,
+Counters and histograms are plain numbers in ``WebhookMetrics``, one per
+webhook, added to on the delivery path and turned into metric families only
+when Prometheus scrapes (``_DeliveryCollector``). Gauges (in flight, cap, circuit state,
 consumer lag, parked deliveries) are not updated on that path at all: a
 collector reads them from the live webhook runtimes when Prometheus scrapes,
 so they cost nothing between scrapes and vanish with their webhook.
@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from eventnotify.domain import CircuitState, DeliveryStatus
 
@@ -68,100 +75,174 @@ def attempt_result(http_status: int, error: str) -> str:
     return f"{http_status // 100}xx"
 
 
+class _Family:
+    """How one counter or histogram family is exported."""
+
+    def __init__(self, name: str, doc: str, labels: tuple[str, ...]) -> None:
+        self.name, self.doc, self.labels = name, doc, list(labels)
+
+
+_DELIVERIES = _Family(
+    "eventnotify_deliveries",
+    "Deliveries that reached an outcome: delivered, failed, retrying (parked in "
+    "MongoDB for a later attempt) or dead_lettered (undeliverable event).",
+    ("web_hook_id", "outcome"),
+)
+_ATTEMPTS = _Family(
+    "eventnotify_delivery_attempts",
+    "Delivery attempts, by result: 2xx..5xx, error (no response) or queued.",
+    ("web_hook_id", "result"),
+)
+_ATTEMPT_DURATION = _Family(
+    "eventnotify_delivery_attempt_duration_seconds",
+    "Duration of one delivery attempt (request to response).",
+    ("web_hook_id",),
+)
+_LATENCY = _Family(
+    "eventnotify_delivery_latency_seconds",
+    "Time from the event's createdAt to its successful delivery.",
+    ("web_hook_id",),
+)
+_SLA_BREACHES = _Family(
+    "eventnotify_sla_breaches",
+    "Deliveries that ended (delivered or failed) after their webhook's SLA.",
+    ("web_hook_id",),
+)
+
+
 class DispatcherMetrics:
-    """Every metric the dispatcher records, registered on one registry."""
+    """Every metric the dispatcher records, exported from one registry.
+
+    The delivery path only adds to plain numbers in ``WebhookMetrics`` (the
+    client library's counters take a lock and build objects on every update,
+    several times per delivery); the families are built from those numbers
+    when Prometheus scrapes, in the event loop's thread like every update."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.deliveries = Counter(
-            "eventnotify_deliveries",
-            "Deliveries that reached an outcome: delivered, failed, retrying (parked in "
-            "MongoDB for a later attempt) or dead_lettered (undeliverable event).",
-            ("web_hook_id", "outcome"),
-            registry=registry,
-        )
-        self.attempts = Counter(
-            "eventnotify_delivery_attempts",
-            "Delivery attempts, by result: 2xx..5xx, error (no response) or queued.",
-            ("web_hook_id", "result"),
-            registry=registry,
-        )
-        self.attempt_duration = Histogram(
-            "eventnotify_delivery_attempt_duration_seconds",
-            "Duration of one delivery attempt (request to response).",
-            ("web_hook_id",),
-            buckets=ATTEMPT_BUCKETS,
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "eventnotify_delivery_latency_seconds",
-            "Time from the event's createdAt to its successful delivery.",
-            ("web_hook_id",),
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.sla_breaches = Counter(
-            "eventnotify_sla_breaches",
-            "Deliveries that ended (delivered or failed) after their webhook's SLA.",
-            ("web_hook_id",),
-            registry=registry,
-        )
         self._hooks: dict[str, WebhookMetrics] = {}
+        registry.register(_DeliveryCollector(self._hooks))
 
     def for_webhook(self, web_hook_id: str) -> WebhookMetrics:
-        """The webhook's metric children (the same object on every call)."""
+        """The webhook's accumulators (the same object on every call)."""
         found = self._hooks.get(web_hook_id)
         if found is None:
-            found = self._hooks[web_hook_id] = WebhookMetrics(self, web_hook_id)
+            found = self._hooks[web_hook_id] = WebhookMetrics(web_hook_id)
         return found
 
 
+class _Histogram:
+    """Observations of one histogram child: per-bucket counts and the sum."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def add_to(self, family: HistogramMetricFamily, labels: list[str]) -> None:
+        cumulative, buckets = 0, []
+        for bound, count in zip((*self.bounds, math.inf), self.counts, strict=True):
+            cumulative += count
+            buckets.append((_le(bound), cumulative))
+        family.add_metric(labels, buckets, self.total)
+
+
+def _le(bound: float) -> str:
+    """A bucket's ``le`` label as the client library writes it."""
+    return "+Inf" if bound == math.inf else repr(float(bound))
+
+
 class WebhookMetrics:
-    """One webhook's labelled children: the delivery path's only metric handle."""
+    """One webhook's counts: the delivery path's only metric handle."""
 
-    __slots__ = (
-        "_attempt_duration",
-        "_attempts",
-        "_latency",
-        "_metrics",
-        "_outcomes",
-        "_sla",
-        "id",
-    )
+    __slots__ = ("_attempt_duration", "_attempts", "_latency", "_outcomes", "_sla", "id")
 
-    def __init__(self, metrics: DispatcherMetrics, web_hook_id: str) -> None:
+    def __init__(self, web_hook_id: str) -> None:
         self.id = web_hook_id
-        self._metrics = metrics
-        # Created up front so every outcome is exported (as 0) from the start.
-        self._outcomes: dict[DeliveryStatus, Counter] = {
-            status: metrics.deliveries.labels(web_hook_id, name)
-            for status, name in OUTCOMES.items()
-        }
-        self._attempts: dict[str, Counter] = {}
-        self._attempt_duration: Histogram = metrics.attempt_duration.labels(web_hook_id)
-        self._latency: Histogram = metrics.latency.labels(web_hook_id)
-        self._sla: Counter = metrics.sla_breaches.labels(web_hook_id)
+        # Every outcome is exported (as 0) from the start.
+        self._outcomes: dict[DeliveryStatus, int] = dict.fromkeys(OUTCOMES, 0)
+        self._attempts: dict[str, int] = {}
+        self._attempt_duration = _Histogram(ATTEMPT_BUCKETS)
+        self._latency = _Histogram(LATENCY_BUCKETS)
+        self._sla = 0
 
     def attempted(self, http_status: int, error: str, seconds: float) -> None:
         """Count one attempt and its duration."""
         result = attempt_result(http_status, error)
-        child = self._attempts.get(result)
-        if child is None:
-            child = self._attempts[result] = self._metrics.attempts.labels(self.id, result)
-        child.inc()
+        self._attempts[result] = self._attempts.get(result, 0) + 1
         self._attempt_duration.observe(seconds)
 
     def finished(
         self, status: DeliveryStatus, latency_seconds: float | None, breached: bool
     ) -> None:
         """Count a recorded outcome; ``latency_seconds`` only for deliveries."""
-        child = self._outcomes.get(status)
-        if child is not None:
-            child.inc()
+        if status in self._outcomes:
+            self._outcomes[status] += 1
         if latency_seconds is not None:
             self._latency.observe(max(latency_seconds, 0.0))  # producer clocks may run ahead
         if breached:
-            self._sla.inc()
+            self._sla += 1
+
+    def add_to(
+        self,
+        deliveries: CounterMetricFamily,
+        attempts: CounterMetricFamily,
+        duration: HistogramMetricFamily,
+        latency: HistogramMetricFamily,
+        sla: CounterMetricFamily,
+    ) -> None:
+        for status, count in self._outcomes.items():
+            deliveries.add_metric([self.id, OUTCOMES[status]], count)
+        for result, count in sorted(self._attempts.items()):
+            attempts.add_metric([self.id, result], count)
+        self._attempt_duration.add_to(duration, [self.id])
+        self._latency.add_to(latency, [self.id])
+        sla.add_metric([self.id], self._sla)
+
+
+class _DeliveryCollector:
+    """Builds the counter and histogram families from every webhook's counts."""
+
+    def __init__(self, hooks: dict[str, WebhookMetrics]) -> None:
+        self._hooks = hooks
+
+    def describe(self) -> Iterator[Metric]:
+        """The families (without samples), for the registry's name check."""
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        families = self._families()
+        for hook in list(self._hooks.values()):
+            hook.add_to(*families)
+        yield from families
+
+    @staticmethod
+    def _families() -> tuple[
+        CounterMetricFamily,
+        CounterMetricFamily,
+        HistogramMetricFamily,
+        HistogramMetricFamily,
+        CounterMetricFamily,
+    ]:
+        def counter(f: _Family) -> CounterMetricFamily:
+            return CounterMetricFamily(f.name, f.doc, labels=f.labels)
+
+        def histogram(f: _Family) -> HistogramMetricFamily:
+            return HistogramMetricFamily(f.name, f.doc, labels=f.labels)
+
+        return (
+            counter(_DELIVERIES),
+            counter(_ATTEMPTS),
+            histogram(_ATTEMPT_DURATION),
+            histogram(_LATENCY),
+            counter(_SLA_BREACHES),
+        )
 
 
 class _Consumer(Protocol):

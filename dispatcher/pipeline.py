@@ -132,6 +132,7 @@ class Deliverer:
         ``on_wait`` runs before each in-place retry wait (no slot is held
         while waiting, so the caller may start other work meanwhile)."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
+        now: datetime | None = None  # when the last attempt ended
         while True:
             if rt.retired:
                 decision = Decision(DeliveryStatus.FAILED, reason=rt.retired, retired=rt.retired)
@@ -147,16 +148,19 @@ class Deliverer:
                 )
                 break
             in_place_left -= 1
-            decision = self._decide(rt, job, result, in_place_left)
+            now = utcnow()
+            decision = self._decide(rt, job, result, in_place_left, now)
             if decision.wait > 0:
                 if on_wait is not None:
                     on_wait()
                 await asyncio.sleep(decision.wait)
+                now = None
                 continue
             break
         if decision.deactivate:
             await self._deactivate(rt, decision.reason)
-        await self._record(rt, job, decision, on_recorded)
+            now = None  # that was a write to MongoDB
+        await self._record(rt, job, decision, on_recorded, now or utcnow())
         return decision.status
 
     async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult | _Held | None:
@@ -211,7 +215,12 @@ class Deliverer:
         return result
 
     def _decide(
-        self, rt: WebhookRuntime, job: Job, result: AttemptResult, in_place_left: int
+        self,
+        rt: WebhookRuntime,
+        job: Job,
+        result: AttemptResult,
+        in_place_left: int,
+        now: datetime,
     ) -> Decision:
         """Classify the attempt, let ``outcome.after_attempt`` decide, then act
         on its circuit signal (the only state changed here)."""
@@ -222,8 +231,6 @@ class Deliverer:
         else:
             kind = classify_status(result.http_status)
         attempt = _ATTEMPT[kind]
-        now = utcnow()
-        failure_now = time.monotonic()
         retry_allowed, delay = False, 0.0
         allows_after = rt.circuit.allows_traffic
         if attempt is outcome.Attempt.RETRIABLE:
@@ -250,7 +257,7 @@ class Deliverer:
         if nxt.signal is outcome.Signal.SUCCESS:
             rt.circuit_changed(rt.circuit.on_success())
         elif nxt.signal is outcome.Signal.FAILURE:
-            rt.circuit_changed(rt.circuit.on_failure(failure_now))
+            rt.circuit_changed(rt.circuit.on_failure(time.monotonic()))
         return Decision(nxt.status, nxt.wait, nxt.due_at, nxt.reason, nxt.deactivate)
 
     async def _record(
@@ -259,9 +266,9 @@ class Deliverer:
         job: Job,
         d: Decision,
         on_recorded: Callable[[], None] | None,
+        now: datetime,
     ) -> None:
         entry = job.entry
-        now = utcnow()
         park: ParkedDelivery | None = None
         if d.status is DeliveryStatus.RETRYING:
             due = d.due_at or now

@@ -11,6 +11,7 @@ from devstack import Stack, free_port
 from dispatcher.app import Dispatcher
 from dispatcher.metrics import attempt_result
 from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from eventnotify.timefmt import to_epoch_ms, utcnow
@@ -240,7 +241,10 @@ async def test_two_dispatchers_in_one_process_keep_separate_registries(
         assert first.registry is not second.registry
         hook_metrics = first.metrics.for_webhook("h")
         assert first.metrics.for_webhook("h") is hook_metrics  # cached children
-        assert first.metrics.deliveries is not second.metrics.deliveries
+        hook_metrics.finished(DeliveryStatus.DELIVERED, 0.1, False)
+        sample = ("eventnotify_deliveries_total", {"web_hook_id": "h", "outcome": "delivered"})
+        assert first.registry.get_sample_value(*sample) == 1
+        assert second.registry.get_sample_value(*sample) is None
         assert first.metrics_server is not None  # the settings ask for a port
     finally:
         for d in (first, second):
