@@ -231,9 +231,9 @@ class Fanout:
             return None, _short(exc)
 
     def _check(self, tp: TopicPartition, name: str, event: SourceEvent) -> _Checked:
-        unsafe = unsafe_data(event.data)
-        if unsafe:
-            return _Checked(event, unsafe)
+        # ``data`` itself needs no check here: the decoder already refused
+        # anything JSON cannot carry (NaN, Infinity, nesting deeper than
+        # MAX_DATA_DEPTH) and any record over MAX_EVENT_BYTES (eventnotify.limits).
         if tp.topic != topic_for(self._prefix, event.event_name):
             return _Checked(
                 event, f"eventName {event.event_name!r} does not belong on topic {tp.topic!r}"
@@ -422,56 +422,6 @@ class Fanout:
             return self._of_name(name)
         except Exception:
             return ()
-
-
-# Limits on an event's ``data`` checked before anything else looks at it: no
-# receiver can use more, and a hostile record must not cost more than this.
-MAX_DATA_DEPTH = 64
-MAX_DATA_CHARS = 512 * 1024
-
-
-def unsafe_data(data: object) -> str:
-    """Why ``data`` cannot be delivered as JSON (empty when it can): not an
-    object, nested deeper than MAX_DATA_DEPTH, larger than MAX_DATA_CHARS of
-    keys and strings, NaN or Infinity, or a value JSON has no type for.
-    Iterative, so depth costs no stack; only containers are stacked (scalars
-    are checked where they stand: this runs once per record)."""
-    if not isinstance(data, dict):
-        return f"data is not an object ({type(data).__name__})"
-    stack: list[tuple[dict[Any, Any] | list[Any] | tuple[Any, ...], int]] = [(data, 1)]
-    chars = 0
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DATA_DEPTH or (depth == MAX_DATA_DEPTH and node):
-            return f"data nested deeper than {MAX_DATA_DEPTH} levels"
-        values: Any = node
-        if isinstance(node, dict):
-            for k in node:
-                if not isinstance(k, str):
-                    return "data has a non-string key"
-                chars += len(k)
-            values = node.values()
-        for v in values:
-            t = type(v)
-            if t is str:
-                chars += len(v)
-            elif t is int or t is bool or v is None:
-                pass
-            elif t is float or isinstance(v, float):
-                if v != v or v in _INFINITIES:
-                    return "data holds NaN or Infinity, which JSON cannot carry"
-            elif isinstance(v, dict | list | tuple):
-                stack.append((v, depth + 1))
-            elif isinstance(v, str):
-                chars += len(v)
-            elif not isinstance(v, int):
-                return f"data holds a {t.__name__}, which JSON cannot carry"
-        if chars > MAX_DATA_CHARS:
-            return f"data larger than {MAX_DATA_CHARS} characters"
-    return ""
-
-
-_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _position(tp: TopicPartition, msg: Any) -> str:
