@@ -41,6 +41,11 @@ Method
   the bare loop keeps CPython's defaults unless ``--bare-gc-tuned`` (with
   them it spends ~30 us per delivery less here, mostly young collections).
 
+- Rounds: the two contenders run ``--rounds`` times (3), alternating, each
+  round on topics of its own; the ratios are the medians of the rounds'
+  ratios. On a shared 2-core machine one contender's CPU per delivery moves
+  by 10-15 % between runs, so a single pair is a coin toss near a target.
+
 Targets (issue 3): throughput >= 0.9x the bare loop, CPU per delivery <=
 1.3x. Bounded: every phase has a deadline; the bench stops by itself.
 """
@@ -54,6 +59,7 @@ import dataclasses
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,7 +109,8 @@ Document = dict[str, Any]
 class Config:
     """What to run; defaults are ``make bench``'s."""
 
-    events: int = 40_000
+    events: int = 30_000  # per round and contender
+    rounds: int = 3
     concurrency: int = 64
     paced_rate: float = 400.0
     paced_seconds: float = 10.0
@@ -434,7 +441,7 @@ def _webhook(url: str, event_name: str, cap: int) -> Webhook:
 
 
 async def bench_bare(
-    cfg: Config, settings: Settings, receiver: ReceiverClient
+    cfg: Config, settings: Settings, receiver: ReceiverClient, tag: str
 ) -> tuple[Result, tuple[float, float]]:
     prefix = settings.kafka.topic_prefix
     bootstrap = settings.kafka.bootstrap_servers
@@ -461,15 +468,16 @@ async def bench_bare(
             cfg,
             "bare loop",
             receiver,
-            "bare",
-            launch(topic_for(prefix + "bare.", BACKLOG_EVENT), "bare"),
+            f"bare-{tag}",
+            launch(topic_for(prefix + "bare.", BACKLOG_EVENT), f"bare-{tag}"),
             # Metadata count, O(1): a filtered count is a full scan on the
             # stand-in and would compete with the writes being measured.
             logs.estimated_document_count,
         )
-        await launch(topic_for(prefix + "bare.", PACED_EVENT), "bare-paced")()
+        paced_path = f"bare-paced-{tag}"
+        await launch(topic_for(prefix + "bare.", PACED_EVENT), paced_path)()
         latency = await paced_phase(
-            receiver, bootstrap, topic_for(prefix + "bare.", PACED_EVENT), "bare-paced", cfg
+            receiver, bootstrap, topic_for(prefix + "bare.", PACED_EVENT), paced_path, cfg
         )
     finally:
         for loop, task in loops:
@@ -482,7 +490,7 @@ async def bench_bare(
 
 
 async def bench_ours(
-    cfg: Config, settings: Settings, receiver: ReceiverClient
+    cfg: Config, settings: Settings, receiver: ReceiverClient, tag: str
 ) -> tuple[Result, tuple[float, float]]:
     ours = settings.replace(
         kafka=dataclasses.replace(
@@ -491,7 +499,7 @@ async def bench_ours(
     )
     store = open_store(ours.mongo)
     await store.ensure_indexes()
-    hook = _webhook(receiver.url("ours"), BACKLOG_EVENT, cfg.concurrency)
+    hook = _webhook(receiver.url(f"ours-{tag}"), BACKLOG_EVENT, cfg.concurrency)
     await store.webhooks.insert(hook)
     # As `python -m dispatcher` does (dispatcher/__main__.py): this contender
     # runs in the bench's process, so it gets its process's GC settings here,
@@ -510,20 +518,20 @@ async def bench_ours(
             cfg,
             "eventnotify dispatcher",
             receiver,
-            "ours",
+            f"ours-{tag}",
             start,
             # Only this contender writes here until the latency phase; every
             # backlog delivery ends DELIVERED (the receiver answers 200).
             logs.estimated_document_count,
         )
-        paced = _webhook(receiver.url("ours-paced"), PACED_EVENT, cfg.concurrency)
+        paced = _webhook(receiver.url(f"ours-paced-{tag}"), PACED_EVENT, cfg.concurrency)
         await store.webhooks.insert(paced)
         await dispatcher.supervisor.sync()
         latency = await paced_phase(
             receiver,
             ours.kafka.bootstrap_servers,
             topic_for(ours.kafka.topic_prefix, PACED_EVENT),
-            "ours-paced",
+            f"ours-paced-{tag}",
             cfg,
         )
     finally:
@@ -563,11 +571,44 @@ async def run(
     servers: str,
     receiver_port: int,
     fresh_mongo: Callable[[], None] | None,
-) -> list[Result]:
-    """Both contenders, bare loop first; ``fresh_mongo`` (when the bench owns
-    the server) restarts an empty in-memory MongoDB before each, because
-    SecantusDB slows down as it accumulates writes (~20 % over the first
-    30,000 documents), which would favour whoever ran first."""
+) -> list[tuple[Result, Result]]:
+    """``cfg.rounds`` rounds, each the bare loop then the dispatcher, on topics
+    of their own; ``fresh_mongo`` (when the bench owns the server) restarts an
+    empty in-memory MongoDB before each contender, because SecantusDB slows
+    down as it accumulates writes (~20 % over the first 30,000 documents),
+    which would favour whoever ran first. Rounds alternate the contenders so
+    that a change in the machine's load during the run reaches both."""
+    receiver = ReceiverClient(receiver_port)
+    rounds: list[tuple[Result, Result]] = []
+    try:
+        for i in range(1, cfg.rounds + 1):
+            tag = f"r{i}"
+            each = _round_settings(settings, tag)
+            await _backlog(cfg, each)
+            print(f"round {i}/{cfg.rounds}: bare loop...", flush=True)
+            if fresh_mongo is not None:
+                await asyncio.to_thread(fresh_mongo)
+            bare, bare_latency = await bench_bare(cfg, each, receiver, tag)
+            bare.p50_ms, bare.p99_ms = bare_latency
+            print(f"round {i}/{cfg.rounds}: eventnotify dispatcher...", flush=True)
+            if fresh_mongo is not None:
+                await asyncio.to_thread(fresh_mongo)
+            ours, ours_latency = await bench_ours(cfg, each, receiver, tag)
+            ours.p50_ms, ours.p99_ms = ours_latency
+            rounds.append((bare, ours))
+    finally:
+        await receiver.close()
+    report(cfg, rounds, servers)
+    return rounds
+
+
+def _round_settings(settings: Settings, tag: str) -> Settings:
+    k = settings.kafka
+    return settings.replace(kafka=dataclasses.replace(k, topic_prefix=f"{k.topic_prefix}{tag}."))
+
+
+async def _backlog(cfg: Config, settings: Settings) -> None:
+    """Create the round's topics and produce each contender's backlog."""
     prefix = settings.kafka.topic_prefix
     bootstrap = settings.kafka.bootstrap_servers
     topics = [
@@ -580,57 +621,50 @@ async def run(
     for side in ("bare.", "ours."):
         await produce(bootstrap, topic_for(prefix + side, BACKLOG_EVENT), cfg.events)
 
-    receiver = ReceiverClient(receiver_port)
-    try:
-        print("bare loop...", flush=True)
-        if fresh_mongo is not None:
-            await asyncio.to_thread(fresh_mongo)
-        bare, bare_lat = await bench_bare(cfg, settings, receiver)
-        print("eventnotify dispatcher...", flush=True)
-        if fresh_mongo is not None:
-            await asyncio.to_thread(fresh_mongo)
-        ours, ours_lat = await bench_ours(cfg, settings, receiver)
-    finally:
-        await receiver.close()
-    bare.p50_ms, bare.p99_ms = bare_lat
-    ours.p50_ms, ours.p99_ms = ours_lat
-    report(cfg, [bare, ours], servers)
-    return [bare, ours]
 
-
-def report(cfg: Config, results: list[Result], servers: str) -> None:
-    bare, ours = results
+def report(cfg: Config, rounds: list[tuple[Result, Result]], servers: str) -> None:
     print()
     print(f"servers: {servers}; receiver: aiohttp in a separate process on 127.0.0.1")
     print(
-        f"backlog phase: {cfg.events} events, {cfg.concurrency} requests in flight; "
-        f"latency phase: {cfg.paced_rate:.0f} events/s for {cfg.paced_seconds:.0f}s "
-        "from a separate producer process (see `python -m bench.delivery --help`)"
+        f"{cfg.rounds} rounds; backlog phase: {cfg.events} events per round and contender, "
+        f"{cfg.concurrency} requests in flight; latency phase: {cfg.paced_rate:.0f} events/s "
+        f"for {cfg.paced_seconds:.0f}s from a separate producer process "
+        "(see `python -m bench.delivery --help`)"
     )
     header = (
-        f"{'':<24}{'deliveries/s':>14}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'':<28}{'deliveries/s':>14}{'p50 ms':>10}{'p99 ms':>10}"
         f"{'CPU us/delivery':>18}{'with start-up':>15}"
     )
     print(header)
     print("-" * len(header))
-    for r in results:
-        print(
-            f"{r.name:<24}{r.per_second:>14.0f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}"
-            f"{r.cpu_us:>18.0f}{r.cpu_us_with_start:>15.0f}"
-        )
-    throughput = ours.per_second / bare.per_second
-    cpu = ours.cpu_us / bare.cpu_us
-    with_start = ours.cpu_us_with_start / bare.cpu_us_with_start
+    for i, pair in enumerate(rounds, 1):
+        for r in pair:
+            print(
+                f"{f'round {i}: {r.name}':<28}{r.per_second:>14.0f}{r.p50_ms:>10.1f}"
+                f"{r.p99_ms:>10.1f}{r.cpu_us:>18.0f}{r.cpu_us_with_start:>15.0f}"
+            )
+    throughput = [o.per_second / b.per_second for b, o in rounds]
+    cpu = [o.cpu_us / b.cpu_us for b, o in rounds]
+    with_start = [o.cpu_us_with_start / b.cpu_us_with_start for b, o in rounds]
     print(
         "CPU us/delivery: from the first delivery seen to all logged (the throughput "
-        f"window); with start-up: from the contender's start (ratio {with_start:.2f})"
+        "window); with start-up: from the contender's start"
     )
     print(
-        f"ratios: throughput ours/bare {throughput:.2f} (target >= {TARGET_THROUGHPUT}: "
-        f"{'met' if throughput >= TARGET_THROUGHPUT else 'MISSED'}); "
-        f"CPU per delivery ours/bare {cpu:.2f} (target <= {TARGET_CPU}: "
-        f"{'met' if cpu <= TARGET_CPU else 'MISSED'})"
+        f"per round, ours/bare: throughput {_list(throughput)}; CPU per delivery {_list(cpu)} "
+        f"(with start-up {_list(with_start)})"
     )
+    t, c = statistics.median(throughput), statistics.median(cpu)
+    print(
+        f"ratios (median of the rounds): throughput ours/bare {t:.2f} "
+        f"(target >= {TARGET_THROUGHPUT}: {'met' if t >= TARGET_THROUGHPUT else 'MISSED'}); "
+        f"CPU per delivery ours/bare {c:.2f} "
+        f"(target <= {TARGET_CPU}: {'met' if c <= TARGET_CPU else 'MISSED'})"
+    )
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
 
 
 def _restarter(stack: Stack) -> Callable[[], None] | None:
@@ -653,7 +687,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--events", type=int, default=Config.events)
+    parser.add_argument(
+        "--events", type=int, default=Config.events, help="backlog per round and contender"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=Config.rounds, help="bare loop then ours, this many times"
+    )
     parser.add_argument("--concurrency", type=int, default=Config.concurrency)
     parser.add_argument("--paced-rate", type=float, default=Config.paced_rate)
     parser.add_argument("--paced-seconds", type=float, default=Config.paced_seconds)
@@ -675,12 +714,13 @@ def main(argv: list[str] | None = None) -> int:
         run_on_loop(produce(bootstrap, topic, int(count), float(rate)))
         return 0
     cfg = Config(
-        args.events,
-        args.concurrency,
-        args.paced_rate,
-        args.paced_seconds,
-        args.profile,
-        args.bare_gc_tuned,
+        events=args.events,
+        rounds=args.rounds,
+        concurrency=args.concurrency,
+        paced_rate=args.paced_rate,
+        paced_seconds=args.paced_seconds,
+        profile=args.profile,
+        bare_gc_tuned=args.bare_gc_tuned,
     )
     env = dict(os.environ)
     stack = start_stack(Path(tempfile.mkdtemp(prefix="bench-")), env=env)
