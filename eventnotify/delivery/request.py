@@ -60,11 +60,18 @@ class BodyTemplate:
         return self.head + _encode_json(event_id).encode() + self.tail
 
 
+_GAP = '"eventId":""'
+
+
 def body_template(event: SourceEvent) -> BodyTemplate:
-    """The body of ``event`` (see ``body``) with its eventId left out."""
-    head = _encode_json({"eventName": event.event_name})
-    rest = _encode_json(
+    """The body of ``event`` (see ``body``) with its eventId left out.
+
+    Encoded once with an empty eventId, cut there: the first ``"eventId":""``
+    is that key, since inside an encoded string every quote is escaped."""
+    text = _encode_json(
         {
+            "eventName": event.event_name,
+            "eventId": "",
             "orgId": event.org_id,
             "refId": event.ref_id,
             "apiRequestId": event.request_id,
@@ -72,8 +79,9 @@ def body_template(event: SourceEvent) -> BodyTemplate:
             "data": event.data,
             "loyaltyEventId": event.loyalty_event_id or None,
         }
-    )
-    return BodyTemplate((head[:-1] + ',"eventId":').encode(), ("," + rest[1:]).encode())
+    ).encode()
+    cut = text.index(_GAP.encode()) + len(_GAP) - 2
+    return BodyTemplate(text[:cut], text[cut + 2 :])
 
 
 def body(event: SourceEvent, event_id: str) -> bytes:

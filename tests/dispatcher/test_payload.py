@@ -58,6 +58,9 @@ def test_one_template_gives_each_webhook_the_whole_body_byte_for_byte() -> None:
         SourceEvent("s", "pointsIssued", 1, "r", "q", 5, {}),
         SourceEvent("s", 'na"me', 7, "ref\n", "", 0, {"é": ["ü", None, 2.5, {"x": True}]}, "L-1"),
         SourceEvent("s", "n", 2**40, "", "req", 1, {"nested": {"a": [1, [2, [3]]]}}),
+        # The template is cut at the first '"eventId":""' of the encoded body.
+        SourceEvent("s", '"eventId":""', 3, '"eventId":""', "", 0, {'"eventId":""': ""}),
+        SourceEvent("s", '\\"eventId":""\\', 3, "r", "", 0, {}),
     ]
     ids = ["evt", "5f0b6a59-8a1f-4d8e-9a53-0c1b7e6c2d41", 'quote"and\\slash', ""]
     for event in events:
