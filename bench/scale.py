@@ -240,7 +240,7 @@ class Bench:
             self.prefix,
             EVENTNOTIFY_FETCH_MAX_WAIT_MS=str(self.cfg.fetch_wait_ms),
             EVENTNOTIFY_REFRESH_SECONDS=str(self.cfg.refresh_seconds),
-            EVENTNOTIFY_LOG_LEVEL="WARNING",
+            EVENTNOTIFY_LOG_LEVEL=os.environ.get("EVENTNOTIFY_LOG_LEVEL", "WARNING"),
             LOG_LEVEL="WARNING",
         )
         proc = DispatcherProcess(env, self.workdir / "dispatcher.log")

@@ -198,9 +198,21 @@ class SharedIntake:
             log.warning("fetch failed: %s", exc)
             await asyncio.sleep(0.5)
             return
-        if batch:
-            self._last_record = now = time.monotonic()
+        if not batch:
+            return
+        self._last_record = now = time.monotonic()
+        waiting = self._positions.unresolved_partitions()
         for tp, messages in batch.items():
+            if tp in waiting:
+                # A webhook here waits for "from time T" to become an offset
+                # (created or rewound while this batch was fetched): hand
+                # nothing past it. The batch is read again once that is
+                # resolved, next step, so the webhook can be attached live
+                # at the stream's position instead of needing a catch-up
+                # reader for records the stream has just passed.
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, messages[0].offset)
+                continue
             if not self._anyone_live(tp):
                 # Every webhook of this partition is detached here (each
                 # catch-up reader hands it these records) or retired: none

@@ -120,16 +120,31 @@ async def test_reactivation_while_a_catch_up_reader_still_runs(
     reader must stop, not hand the new runtime's records to the retired one
     (which dropped them while moving the position past them)."""
     receiver.on("/rc", lambda _r, n: Reply(200, delay=3.0 if n == 0 else 0.0))
-    hook = await add_webhook(store, ORG, receiver.url("/rc"), ["badgeEarned"])
-
-    def mine(e: SourceEvent) -> str:
-        return delivered_event_id(e.event_id, hook.web_hook_id)
-
+    # Another webhook of the name, so the shared stream reads its topic.
+    other = await add_webhook(store, ORG, receiver.url("/rc-other"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
     first, after = (make_event(ORG, "badgeEarned", "c", {"n": n}) for n in ("first", "after"))
     async with EventProducer(settings) as p:
-        # Published before the dispatcher knows the webhook: served by a catch-up
-        # reader, which stays alive while the slow delivery is pending.
+        created = utcnow()
         await p.publish_acked(first)
+        other_first = delivered_event_id(first.event_id, other.web_hook_id)
+        await receiver.wait_for(lambda: other_first in ids_at(receiver, "/rc-other"), within=90)
+        # Created before ``first`` was published, but known to the dispatcher
+        # only after the shared stream passed it (as when its refresh comes
+        # later): served by a catch-up reader, which stays alive while the
+        # slow delivery is pending.
+        hook = await add_webhook(
+            store,
+            ORG,
+            receiver.url("/rc"),
+            ["badgeEarned"],
+            created_on=created,
+            last_updated_on=created,
+        )
+
+        def mine(e: SourceEvent) -> str:
+            return delivered_event_id(e.event_id, hook.web_hook_id)
+
         await dispatcher.supervisor.sync()
         await receiver.wait_for(lambda: receiver.in_flight.get("/rc", 0) == 1, within=90)
         assert dispatcher.catchup.reading(hook.web_hook_id)
@@ -141,8 +156,13 @@ async def test_reactivation_while_a_catch_up_reader_still_runs(
         await store.webhooks.set_fields(
             hook.web_hook_id, {"active": True, "last_updated_on": utcnow()}
         )
-        await dispatcher.supervisor.sync()
+        # Published after the reactivation and passed by the shared stream
+        # (``other`` has it) while the slow first delivery is still pending:
+        # the reactivated webhook is caught up on that partition, by a reader.
         await p.publish_acked(after)
+        other_after = delivered_event_id(after.event_id, other.web_hook_id)
+        await receiver.wait_for(lambda: other_after in ids_at(receiver, "/rc-other"), within=90)
+        await dispatcher.supervisor.sync()
         await receiver.wait_for(lambda: mine(after) in ids_at(receiver, "/rc"), within=90)
     assert ids_at(receiver, "/rc").count(mine(after)) == 1
 
