@@ -201,9 +201,8 @@ class SharedIntake:
         if not batch:
             return
         self._last_record = now = time.monotonic()
-        waiting = self._positions.unresolved_partitions()
         for tp, messages in batch.items():
-            if tp in waiting:
+            if self._positions.waiting_on(tp):
                 # A webhook here waits for "from time T" to become an offset
                 # (created or rewound while this batch was fetched): hand
                 # nothing past it. The batch is read again once that is

@@ -132,7 +132,6 @@ class Deliverer:
         ``on_wait`` runs before each in-place retry wait (no slot is held
         while waiting, so the caller may start other work meanwhile)."""
         in_place_left = self._settings.in_place_attempts if in_place else 1
-        now: datetime | None = None  # when the last attempt ended
         while True:
             if rt.retired:
                 decision = Decision(DeliveryStatus.FAILED, reason=rt.retired, retired=rt.retired)
@@ -148,19 +147,16 @@ class Deliverer:
                 )
                 break
             in_place_left -= 1
-            now = utcnow()
-            decision = self._decide(rt, job, result, in_place_left, now)
+            decision = self._decide(rt, job, result, in_place_left)
             if decision.wait > 0:
                 if on_wait is not None:
                     on_wait()
                 await asyncio.sleep(decision.wait)
-                now = None
                 continue
             break
         if decision.deactivate:
             await self._deactivate(rt, decision.reason)
-            now = None  # that was a write to MongoDB
-        await self._record(rt, job, decision, on_recorded, now or utcnow())
+        await self._record(rt, job, decision, on_recorded)
         return decision.status
 
     async def _attempt(self, rt: WebhookRuntime, job: Job) -> AttemptResult | _Held | None:
@@ -215,12 +211,7 @@ class Deliverer:
         return result
 
     def _decide(
-        self,
-        rt: WebhookRuntime,
-        job: Job,
-        result: AttemptResult,
-        in_place_left: int,
-        now: datetime,
+        self, rt: WebhookRuntime, job: Job, result: AttemptResult, in_place_left: int
     ) -> Decision:
         """Classify the attempt, let ``outcome.after_attempt`` decide, then act
         on its circuit signal (the only state changed here)."""
@@ -231,6 +222,7 @@ class Deliverer:
         else:
             kind = classify_status(result.http_status)
         attempt = _ATTEMPT[kind]
+        now = utcnow()
         retry_allowed, delay = False, 0.0
         allows_after = rt.circuit.allows_traffic
         if attempt is outcome.Attempt.RETRIABLE:
@@ -266,9 +258,9 @@ class Deliverer:
         job: Job,
         d: Decision,
         on_recorded: Callable[[], None] | None,
-        now: datetime,
     ) -> None:
         entry = job.entry
+        now = utcnow()
         park: ParkedDelivery | None = None
         if d.status is DeliveryStatus.RETRYING:
             due = d.due_at or now

@@ -187,12 +187,11 @@ class Positions:
             if d.offset is None
         ]
 
-    def unresolved_partitions(self) -> set[TopicPartition]:
-        """Partitions where some webhook waits for its position (an offset
+    def waiting_on(self, tp: TopicPartition) -> bool:
+        """Whether some webhook on ``tp`` waits for its position (an offset
         for "from time T") to be looked up."""
-        return {
-            tp for tp, part in self._by_tp.items() if any(d.offset is None for d in part.values())
-        }
+        part = self._by_tp.get(tp)
+        return part is not None and any(d.offset is None for d in part.values())
 
     def of_webhook(self, hook_id: str) -> dict[TopicPartition, Detached]:
         out: dict[TopicPartition, Detached] = {}
