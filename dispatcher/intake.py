@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
@@ -232,11 +232,15 @@ class SharedIntake:
     def _anyone_live(self, tp: TopicPartition) -> bool:
         """Whether some webhook of ``tp``'s topic is served from the shared
         stream on ``tp`` (not detached there, not retired)."""
+        return any(True for _ in self._live_on(tp))
+
+    def _live_on(self, tp: TopicPartition) -> Iterator[str]:
+        """The webhooks served from the shared stream on ``tp``."""
         positions = self._positions
-        return any(
-            not rt.retired and positions.get(tp, rt.hook.web_hook_id) is None
-            for rt in self._subscribers_of_topic(tp.topic)
-        )
+        for rt in self._subscribers_of_topic(tp.topic):
+            hook_id = rt.hook.web_hook_id
+            if not rt.retired and positions.get(tp, hook_id) is None:
+                yield hook_id
 
     async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
         """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
@@ -267,8 +271,8 @@ class SharedIntake:
 
         return done
 
-    def _unblock(self) -> None:
-        """Let the commit pass records held open longer than HOLD_SECONDS by
+    def _unblock(self, hold: float = HOLD_SECONDS) -> None:
+        """Let the commit pass records held open longer than ``hold`` by
         slow live webhooks (a request stalled until its timeout, in-place
         retries): each such webhook's share of the record moves to its own
         pending outcomes, and its stored position (at most that record) is
@@ -280,7 +284,7 @@ class SharedIntake:
             while self._tracker.open_count_of(tp):
                 low = self._tracker.committable(tp)
                 entry = records.get(low) if low is not None else None
-                if low is None or entry is None or now - entry[0] < HOLD_SECONDS:
+                if low is None or entry is None or now - entry[0] < hold:
                     break
                 for share in entry[1].shares or ():
                     if share.move(self._positions.pending(share.hook_id), tp, low):
@@ -366,31 +370,41 @@ class SharedIntake:
             except Exception as exc:  # never let the committer die
                 log.warning("commit failed: %s", exc)
 
-    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+    async def _commit(self, consumer: AIOKafkaConsumer, hold: float = HOLD_SECONDS) -> bool:
+        """Store positions, then commit what they allow. True when both
+        were done (or there was nothing to commit)."""
         async with self._commit_lock:
             # Snapshot first: a webhook detached after this point detaches at
             # or after these offsets, so the flush below covers every detach
             # the commit may pass.
-            self._unblock()
+            self._unblock(hold)
             offsets = self._tracker.to_commit()
             self._positions.stamp(self._subscribers_of_topic)
             try:
                 await self._positions.flush()
             except Exception as exc:
                 log.warning("storing webhook positions failed; not committing: %s", exc)
-                return
+                return False
             if not offsets:
-                return
+                return True
             try:
                 await consumer.commit(offsets)  # type: ignore[arg-type]
             except KafkaError as exc:  # e.g. a rebalance took the partition: redelivered
                 log.info("commit skipped: %s", exc)
-                return
+                return False
             self._tracker.committed(offsets)
+            return True
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        if self._consumer is not None:
-            await self._commit(self._consumer)
+        # Every record handed out moves to its webhooks' own positions (no
+        # hold), so the commit covers all of them: whoever gets a partition
+        # next reads on from where this process stopped, and sends again only
+        # to the webhooks whose outcome was still pending.
+        if self._consumer is not None and await self._commit(self._consumer, hold=0.0):
+            for tp in revoked:
+                committed = self._tracker.committed_offset(tp)
+                if committed is not None:
+                    self._positions.hand_back(tp, committed, self._live_on(tp))
         self._tracker.forget(set(revoked))
         self._positions.forget_partitions(revoked)
         for tp in revoked:
@@ -412,26 +426,34 @@ class SharedIntake:
                 _resume(consumer, assigned)
 
     async def _prepare(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        # Where this consumer will really read from (the committed offset, or
+        # the reset position): the exact merge point for catch-up.
+        starts: dict[TopicPartition, int] = {}
+        for tp in assigned:
+            try:
+                starts[tp] = await consumer.position(tp)
+            except IllegalStateError:  # taken away again by a newer rebalance
+                continue
         try:
             await self._positions.load(assigned)
         except Exception as exc:
             log.warning("could not load webhook positions: %s", exc)
-        for tp in assigned:
-            # Where this consumer will really read from (the committed offset,
-            # or the reset position): the exact merge point for catch-up.
-            try:
-                start = self._next[tp] = await consumer.position(tp)
-            except IllegalStateError:  # taken away again by a newer rebalance
-                continue
+        # Nothing awaited from here on: a catch-up reader must not start from
+        # a loaded position before it is clamped or taken back below.
+        for tp, start in starts.items():
+            self._next[tp] = start
             # A stored position past the group's is clamped to it: records
             # between them were handed to the webhook live, but their outcomes
             # may not have been recorded before the last owner stopped.
             self._positions.clamp(tp, start)
+            kept = self._positions.take_back(tp, start)
             mark = self._positions.mark(tp)
             for rt in self._subscribers_of_topic(tp.topic):
                 hook_id = rt.hook.web_hook_id
-                if self._positions.get(tp, hook_id) is not None or self._positions.known_live(
-                    tp, hook_id
+                if (
+                    hook_id in kept
+                    or self._positions.get(tp, hook_id) is not None
+                    or self._positions.known_live(tp, hook_id)
                 ):
                     continue
                 # New here: newer than what the last committer knew (or, with

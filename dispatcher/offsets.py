@@ -93,6 +93,10 @@ class OffsetTracker:
     def committed(self, offsets: dict[object, int]) -> None:
         self._committed.update(offsets)
 
+    def committed_offset(self, tp: object) -> int | None:
+        """The offset last committed for ``tp`` (None: none since assigned)."""
+        return self._committed.get(tp)
+
     def forget(self, tps: set[object] | list[object]) -> None:
         """Drop revoked partitions: their open messages will be redelivered."""
         for tp in tps:

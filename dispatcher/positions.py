@@ -16,7 +16,7 @@ from aiokafka import TopicPartition
 
 from dispatcher.offsets import OffsetTracker
 from dispatcher.runtime import WebhookRuntime
-from eventnotify.store.positions import MARK, PositionRepository, WebhookPosition
+from eventnotify.store.positions import MARK, PositionRepository, WebhookPosition, position_key
 
 LIVE = -1  # stored offset of a webhook merged back into the shared stream
 
@@ -59,6 +59,9 @@ class Positions:
         self._owned: set[TopicPartition] = set()
         self._stamped: set[TopicPartition] = set()
         self._unstampable: set[TopicPartition] = set()
+        # Partitions given up in a rebalance: the group offset committed then,
+        # and what was stored then for each webhook live there (None: nothing).
+        self._handed: dict[TopicPartition, tuple[int, dict[str, int | None]]] = {}
 
     def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
         part = self._by_tp.get(tp)
@@ -208,6 +211,41 @@ class Positions:
                 if d.offset is not None:
                     out.setdefault(hook_id, []).append(tp)
         return out
+
+    def hand_back(self, tp: TopicPartition, committed: int, live: Iterable[str]) -> None:
+        """``tp`` is being revoked after a commit at ``committed`` that covers
+        every record handed out on it: each webhook in ``live`` has its
+        outcome recorded, or still pending here and bounded by its stored
+        position. Remembered for ``take_back``; call before
+        ``forget_partitions``."""
+        keys = {h: position_key(self.group_id, h, tp.topic, tp.partition) for h in live}
+        self._handed[tp] = (committed, {h: self._last.get(k) for h, k in keys.items()})
+
+    def take_back(self, tp: TopicPartition, start: int) -> set[str]:
+        """``tp`` is assigned again, and the group reads it from ``start``.
+        If that is where this process committed when it gave ``tp`` up, no
+        one has moved the partition on since: the webhooks that were live
+        here stay live, unless what is stored for one changed meanwhile (the
+        owner in between moved it; then the stored position rules). Their
+        outcomes still pending here finish here, and ``_settle`` then stores
+        them as live. Without this, an eager rebalance (every new event name
+        subscribed causes one) would catch up again from its creation every
+        webhook created while the process runs, and from its stored position
+        every webhook with a record still open. Returns the webhooks kept live.
+        """
+        handed = self._handed.pop(tp, None)
+        if handed is None or handed[0] != start:
+            return set()
+        part = self._by_tp.get(tp, {})
+        kept: set[str] = set()
+        for hook_id, stored in handed[1].items():
+            loaded = part.get(hook_id)
+            if loaded is None:
+                kept.add(hook_id)  # stored as live, or nothing stored
+            elif stored is not None and stored != LIVE and loaded.offset == stored:
+                del part[hook_id]  # as this process stored it: its pending outcomes are here
+                kept.add(hook_id)
+        return kept
 
     def forget_partitions(self, tps: set[TopicPartition]) -> None:
         """Revoked: another process owns these partitions (what we stored is theirs)."""

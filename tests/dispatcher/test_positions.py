@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiokafka import TopicPartition
 
 from dispatcher.circuit import Circuit
+from dispatcher.offsets import PartitionWatermark
 from dispatcher.positions import Positions
 from dispatcher.runtime import WebhookRuntime
 from eventnotify.store.positions import MARK, WebhookPosition
@@ -106,3 +107,47 @@ async def test_nothing_is_stamped_before_the_first_webhook_read() -> None:
     positions.stamp(lambda _t: [runtime(5)])
     await positions.flush()
     assert repo.writes == []
+
+
+async def handed_back(
+    *, stored_meanwhile: int | None = None
+) -> tuple[Positions, str, PartitionWatermark]:
+    """A webhook live on TP with one outcome pending here (at offset 3), its
+    position stored, TP revoked after a commit at 10, then assigned again;
+    ``stored_meanwhile``: what another owner stored for the webhook in
+    between."""
+    repo = Repo()
+    positions = await owned(repo)
+    hook = runtime(MARK_MS - 1).hook.web_hook_id
+    pending = positions.pending(hook).add(TP, 3)
+    positions.persist(TP, hook, 3)
+    await positions.flush()
+    positions.hand_back(TP, 10, [hook])
+    positions.forget_partitions({TP})
+    offset = 3 if stored_meanwhile is None else stored_meanwhile
+    repo.stored = [WebhookPosition("g", hook, TP.topic, TP.partition, offset)]
+    await positions.load({TP})
+    return positions, hook, pending
+
+
+async def test_a_partition_handed_back_unmoved_keeps_its_live_webhooks_live() -> None:
+    positions, hook, pending = await handed_back()
+    assert positions.take_back(TP, 10) == {hook}
+    assert positions.detached_webhooks() == {}
+    # Stored as live once its pending outcome is recorded, not before.
+    await positions.flush()
+    assert not positions.known_live(TP, hook)
+    pending.done(3)
+    await positions.flush()
+    assert positions.known_live(TP, hook)
+
+
+async def test_a_partition_moved_on_meanwhile_is_caught_up_as_stored() -> None:
+    # The group's offset moved: someone else owned it and committed.
+    positions, hook, _ = await handed_back()
+    assert positions.take_back(TP, 12) == set()
+    assert positions.detached_webhooks() == {hook: [TP]}
+    # The webhook's stored position moved: another owner caught it up.
+    positions, hook, _ = await handed_back(stored_meanwhile=7)
+    assert positions.take_back(TP, 10) == set()
+    assert positions.of_webhook(hook)[TP].offset == 7

@@ -1,0 +1,95 @@
+"""A rebalance that hands a process back the partitions it just gave up (the
+usual case: a new event name subscribed, with Kafka's eager protocol every
+partition is revoked and assigned again) replays nothing: webhooks that were
+live stay live, including one created while the process runs and one whose
+record is still pending with a stalled request."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from dispatcher.app import Dispatcher
+from dispatcher.intake import group_id_of
+from eventnotify.delivery.request import delivered_event_id
+from eventnotify.domain import DeliveryStatus
+from eventnotify.settings import Settings
+from eventnotify.store import Store
+from tests.support.hooks import add_webhook
+from tests.support.kafka import EventProducer, make_event
+from tests.support.receiver import Receiver, Reply
+from tests.support.waiting import logged_as, wait_until
+
+ORG = 58
+# Long enough to span the hold, a commit and the rebalance below.
+STALL_SECONDS = 12.0
+
+
+def ids_at(receiver: Receiver, path: str) -> list[str]:
+    return [r.json["eventId"] for r in receiver.ok_for(path)]
+
+
+async def test_partitions_handed_back_by_a_rebalance_replay_nothing(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    receiver.on("/slow", lambda _r, n: Reply(200, delay=STALL_SECONDS if n == 0 else 0.0))
+    # Created while the dispatcher runs (its first events come from their
+    # creation time, not from the group's position).
+    await dispatcher.supervisor.sync()
+    slow = await add_webhook(store, ORG, receiver.url("/slow"), ["badgeEarned"])
+    fast = await add_webhook(store, ORG, receiver.url("/fast"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    stalled, after, marker = (make_event(ORG, "badgeEarned", "h", {"n": n}) for n in range(3))
+    group = group_id_of(settings)
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        async with EventProducer(settings) as p:
+            await p.publish_acked(stalled)
+            await p.publish_acked(after)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) == 2, within=60)
+            await receiver.wait_for(lambda: receiver.in_flight.get("/slow", 0) == 1, within=60)
+            entry = await logged_as(
+                store,
+                ORG,
+                delivered_event_id(after.event_id, fast.web_hook_id),
+                DeliveryStatus.DELIVERED,
+            )
+            topic, partition, offset = entry.kafka_position.rsplit("/", 2)
+            tp = TopicPartition(topic, int(partition))
+
+            async def committed_past_after() -> bool:
+                return (await reader.committed(tp) or 0) > int(offset)
+
+            # The stalled record's share moved to the slow webhook's own
+            # stored position; the group committed past it.
+            await wait_until(committed_past_after, within=30, interval=0.1)
+
+            # A new event name: the shared consumer subscribes to its topic,
+            # and the group rebalances every partition, this one included.
+            await add_webhook(store, ORG, receiver.url("/other"), ["cardUpdated"])
+            await dispatcher.supervisor.sync()
+            news = make_event(ORG, "cardUpdated", "o", {})
+            await p.publish_acked(news)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/other")) == 1, within=60)
+            assert any(t.topic.endswith("cardUpdated") for t in dispatcher.intake.assignment())
+            assert tp in dispatcher.intake.assignment()
+            # The stall spans the rebalance (else this test proves nothing).
+            assert receiver.in_flight.get("/slow", 0) == 1
+
+            await p.publish_acked(marker)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) >= 3, within=60)
+            await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) >= 3, within=60)
+            # No reader was needed for either webhook.
+            assert not dispatcher.catchup.reading(slow.web_hook_id)
+            assert not dispatcher.catchup.reading(fast.web_hook_id)
+    finally:
+        await reader.stop()
+    expected = [stalled, after, marker]
+    assert ids_at(receiver, "/fast") == [
+        delivered_event_id(e.event_id, fast.web_hook_id) for e in expected
+    ]
+    assert sorted(ids_at(receiver, "/slow")) == sorted(
+        delivered_event_id(e.event_id, slow.web_hook_id) for e in expected
+    )
