@@ -442,6 +442,7 @@ class SharedIntake:
         # a loaded position before it is clamped or taken back below.
         for tp, start in starts.items():
             self._next[tp] = start
+            self._tracker.starts_at(tp, start)
             # A stored position past the group's is clamped to it: records
             # between them were handed to the webhook live, but their outcomes
             # may not have been recorded before the last owner stopped.

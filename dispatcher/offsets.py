@@ -93,8 +93,14 @@ class OffsetTracker:
     def committed(self, offsets: dict[object, int]) -> None:
         self._committed.update(offsets)
 
+    def starts_at(self, tp: object, offset: int) -> None:
+        """``tp`` was assigned, and the group's committed offset there is
+        ``offset`` (or, with none, the reset position the consumer reads from)."""
+        self._parts.setdefault(tp, PartitionWatermark()).passed(offset - 1)
+        self._committed[tp] = offset
+
     def committed_offset(self, tp: object) -> int | None:
-        """The offset last committed for ``tp`` (None: none since assigned)."""
+        """The offset last committed for ``tp``, or its start since assigned."""
         return self._committed.get(tp)
 
     def forget(self, tps: set[object] | list[object]) -> None:

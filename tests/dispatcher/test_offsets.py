@@ -60,3 +60,12 @@ def test_passed_records_move_the_position_but_never_past_an_open_one() -> None:
     assert t.committable("p0") == 21
     t.passed("p0", 15)  # an older batch cannot move it back
     assert t.committable("p0") == 21
+
+
+def test_an_assigned_partition_starts_at_the_groups_offset_already_committed() -> None:
+    t = OffsetTracker()
+    t.starts_at("p0", 40)
+    assert t.committed_offset("p0") == 40
+    assert t.to_commit() == {}  # nothing to commit until something moves
+    t.add("p0", 40).done(40)
+    assert t.to_commit() == {"p0": 41}

@@ -1,6 +1,6 @@
-"""A rebalance that hands a process back the partitions it just gave up (the
+"""Rebalances that hand a process back the partitions it just gave up (the
 usual case: a new event name subscribed, with Kafka's eager protocol every
-partition is revoked and assigned again) replays nothing: webhooks that were
+partition is revoked and assigned again) replay nothing: webhooks that were
 live stay live, including one created while the process runs and one whose
 record is still pending with a stalled request."""
 
@@ -20,7 +20,7 @@ from tests.support.receiver import Receiver, Reply
 from tests.support.waiting import logged_as, wait_until
 
 ORG = 58
-# Long enough to span the hold, a commit and the rebalance below.
+# Long enough to span the hold, a commit and the two rebalances below.
 STALL_SECONDS = 12.0
 
 
@@ -76,6 +76,14 @@ async def test_partitions_handed_back_by_a_rebalance_replay_nothing(
             assert any(t.topic.endswith("cardUpdated") for t in dispatcher.intake.assignment())
             assert tp in dispatcher.intake.assignment()
             # The stall spans the rebalance (else this test proves nothing).
+            assert receiver.in_flight.get("/slow", 0) == 1
+
+            # And again, with nothing new on this partition since: the group's
+            # offset it is handed back at is the one it was assigned at.
+            await add_webhook(store, ORG, receiver.url("/third"), ["streakStart"])
+            await dispatcher.supervisor.sync()
+            await p.publish_acked(make_event(ORG, "streakStart", "t", {}))
+            await receiver.wait_for(lambda: len(receiver.ok_for("/third")) == 1, within=60)
             assert receiver.in_flight.get("/slow", 0) == 1
 
             await p.publish_acked(marker)
