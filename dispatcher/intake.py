@@ -40,7 +40,6 @@ TOPIC_CHECK_SECONDS = 10.0
 TOPIC_CHECK_TIMEOUT = 5.0
 # After this long without records the intake fetches in short bursts.
 IDLE_AFTER_SECONDS = 1.0
-IDLE_PAUSE_SECONDS = 0.1
 # Records handed out but not recorded, over all webhooks, before fetching waits.
 MAX_OPEN_RECORDS = 20_000
 # A record open longer than this holds the group's commit for everyone: the
@@ -243,19 +242,21 @@ class SharedIntake:
                 yield hook_id
 
     async def _idle_pause(self, consumer: AIOKafkaConsumer) -> int:
-        """Nothing arrived for a while: stop fetching for IDLE_PAUSE_SECONDS,
+        """Nothing arrived for a while: stop fetching for ``idle_poll_ms``,
         then fetch briefly. A short fetch_max_wait_ms keeps latency low under
         load (the broker may hold each fetch that long), but fetching back to
         back with it costs a round trip every few ms while nothing flows; this
         caps idle fetching at a few per second, at the price of up to
-        IDLE_PAUSE_SECONDS on the first event after a quiet spell.
+        ``idle_poll_ms`` on the first event after a quiet spell.
         Returns the getmany timeout to use."""
         assigned = list(consumer.assignment())
         _pause(consumer, assigned)
         try:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), IDLE_PAUSE_SECONDS)
+                await asyncio.wait_for(
+                    self._changed.wait(), self._settings.dispatcher.idle_poll_ms / 1000
+                )
         finally:
             if not self._paused:
                 _resume(consumer, assigned)

@@ -192,6 +192,13 @@ class DispatcherSettings:
         20,
         "Longest time the broker may hold the shared consumer's fetch (lower = less latency).",
     )
+    idle_poll_ms: int = setting(
+        "EVENTNOTIFY_IDLE_POLL_MS",
+        250,
+        "After 1 s without records the shared consumer fetches only this often: each fetch "
+        "covers every subscribed partition, so this sets the idle CPU; it is also the most "
+        "it adds to the first event after a quiet spell.",
+    )
     catchup_readers: int = setting(
         "EVENTNOTIFY_CATCHUP_READERS",
         8,
