@@ -32,7 +32,11 @@ Method
   paced at ``iso_rate``/s over the names for ``iso_seconds``; the one-name
   webhooks' created -> received p99 in a run where all are healthy, against
   a second run (another org, same shape) in which the 20 are 10 that refuse
-  connections and 10 that answer after 2 s. Sized below what the local MongoDB stand-in records
+  connections and 10 that answer after 2 s. The first second of each run is
+  published but not counted: both runs start after a quiet spell (warm-up),
+  when the intake polls only every ``EVENTNOTIFY_IDLE_POLL_MS``, and whether
+  those first events wait for that poll is chance; it is the same in both
+  runs and is not interference. Sized below what the local MongoDB stand-in records
   per second (about 500 healthy deliveries/s), so it measures interference,
   not overload. Then the faulty endpoints recover (a listener on the dead
   port, the slow ones answer at once) and every event must reach every
@@ -400,6 +404,7 @@ class Bench:
         results: dict[bool, list[float]] = {}
         faulty_hooks: list[Any] = []
         n = int(self.cfg.iso_rate * self.cfg.iso_seconds)
+        lead = int(self.cfg.iso_rate)  # the first second is not counted (see the method)
         for faulty in (False, True):
             org, path = 8000 + int(faulty), f"/iso{int(faulty)}"
             healthy = self.cfg.iso_webhooks - 20  # measured: each on one name
@@ -439,12 +444,18 @@ class Bench:
                 await self.publish(org, names[i % 20], f"iso{int(faulty)}-{i}")
             want = base + sum(per_name[i % 20] for i in range(n))
             await until(at_least(self.receiver, path, want), 180, "isolation")
-            results[faulty] = self.latencies(path)[base:]
+            results[faulty] = [
+                x
+                for r, x in zip(
+                    self.receiver.ok_for(path)[base:], self.latencies(path)[base:], strict=True
+                )
+                if int(r.json["refId"].rsplit("-", 1)[1]) >= lead
+            ]
         ok, bad = results[False], results[True]
         ratio = pct(bad, 0.99) / pct(ok, 0.99)
         self.report.add(
             f"healthy latency among {self.cfg.iso_webhooks} webhooks, 10 dead + 10 slow (2 s) "
-            f"on every event, {self.cfg.iso_rate:.0f} events/s x {len(ok) // n} webhooks",
+            f"on every event, {self.cfg.iso_rate:.0f} events/s x {len(ok) // (n - lead)} webhooks",
             f"p50 {pct(bad, 0.5) * 1000:.0f} / p99 {pct(bad, 0.99) * 1000:.0f} ms vs "
             f"p50 {pct(ok, 0.5) * 1000:.0f} / p99 {pct(ok, 0.99) * 1000:.0f} ms all healthy "
             f"(p99 {ratio:.2f}x)",
