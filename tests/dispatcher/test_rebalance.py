@@ -6,18 +6,14 @@ record is still pending with a stalled request."""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from dispatcher.app import Dispatcher
-from dispatcher.intake import group_id_of
 from eventnotify.delivery.request import delivered_event_id
-from eventnotify.domain import DeliveryStatus
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
 from tests.support.receiver import Receiver, Reply
-from tests.support.waiting import logged_as, wait_until
+from tests.support.stalls import group_reader, stall_and_commit_past
 
 ORG = 58
 # Long enough to span the hold, a commit and the two rebalances below.
@@ -39,61 +35,35 @@ async def test_partitions_handed_back_by_a_rebalance_replay_nothing(
     fast = await add_webhook(store, ORG, receiver.url("/fast"), ["badgeEarned"])
     await dispatcher.supervisor.sync()
     stalled, after, marker = (make_event(ORG, "badgeEarned", "h", {"n": n}) for n in range(3))
-    group = group_id_of(settings)
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await reader.start()
-    try:
-        async with EventProducer(settings) as p:
-            await p.publish_acked(stalled)
-            await p.publish_acked(after)
-            await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) == 2, within=60)
-            await receiver.wait_for(lambda: receiver.in_flight.get("/slow", 0) == 1, within=60)
-            entry = await logged_as(
-                store,
-                ORG,
-                delivered_event_id(after.event_id, fast.web_hook_id),
-                DeliveryStatus.DELIVERED,
-            )
-            topic, partition, offset = entry.kafka_position.rsplit("/", 2)
-            tp = TopicPartition(topic, int(partition))
+    async with group_reader(settings) as reader, EventProducer(settings) as p:
+        tp, _ = await stall_and_commit_past(p, store, receiver, reader, fast, stalled, after)
 
-            async def committed_past_after() -> bool:
-                return (await reader.committed(tp) or 0) > int(offset)
+        # A new event name: the shared consumer subscribes to its topic,
+        # and the group rebalances every partition, this one included.
+        await add_webhook(store, ORG, receiver.url("/other"), ["cardUpdated"])
+        await dispatcher.supervisor.sync()
+        news = make_event(ORG, "cardUpdated", "o", {})
+        await p.publish_acked(news)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/other")) == 1, within=60)
+        assert any(t.topic.endswith("cardUpdated") for t in dispatcher.intake.assignment())
+        assert tp in dispatcher.intake.assignment()
+        # The stall spans the rebalance (else this test proves nothing).
+        assert receiver.in_flight.get("/slow", 0) == 1
 
-            # The stalled record's share moved to the slow webhook's own
-            # stored position; the group committed past it.
-            await wait_until(committed_past_after, within=30, interval=0.1)
+        # And again, with nothing new on this partition since: the group's
+        # offset it is handed back at is the one it was assigned at.
+        await add_webhook(store, ORG, receiver.url("/third"), ["streakStart"])
+        await dispatcher.supervisor.sync()
+        await p.publish_acked(make_event(ORG, "streakStart", "t", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/third")) == 1, within=60)
+        assert receiver.in_flight.get("/slow", 0) == 1
 
-            # A new event name: the shared consumer subscribes to its topic,
-            # and the group rebalances every partition, this one included.
-            await add_webhook(store, ORG, receiver.url("/other"), ["cardUpdated"])
-            await dispatcher.supervisor.sync()
-            news = make_event(ORG, "cardUpdated", "o", {})
-            await p.publish_acked(news)
-            await receiver.wait_for(lambda: len(receiver.ok_for("/other")) == 1, within=60)
-            assert any(t.topic.endswith("cardUpdated") for t in dispatcher.intake.assignment())
-            assert tp in dispatcher.intake.assignment()
-            # The stall spans the rebalance (else this test proves nothing).
-            assert receiver.in_flight.get("/slow", 0) == 1
-
-            # And again, with nothing new on this partition since: the group's
-            # offset it is handed back at is the one it was assigned at.
-            await add_webhook(store, ORG, receiver.url("/third"), ["streakStart"])
-            await dispatcher.supervisor.sync()
-            await p.publish_acked(make_event(ORG, "streakStart", "t", {}))
-            await receiver.wait_for(lambda: len(receiver.ok_for("/third")) == 1, within=60)
-            assert receiver.in_flight.get("/slow", 0) == 1
-
-            await p.publish_acked(marker)
-            await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) >= 3, within=60)
-            await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) >= 3, within=60)
-            # No reader was needed for either webhook.
-            assert not dispatcher.catchup.reading(slow.web_hook_id)
-            assert not dispatcher.catchup.reading(fast.web_hook_id)
-    finally:
-        await reader.stop()
+        await p.publish_acked(marker)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) >= 3, within=60)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) >= 3, within=60)
+        # No reader was needed for either webhook.
+        assert not dispatcher.catchup.reading(slow.web_hook_id)
+        assert not dispatcher.catchup.reading(fast.web_hook_id)
     expected = [stalled, after, marker]
     assert ids_at(receiver, "/fast") == [
         delivered_event_id(e.event_id, fast.web_hook_id) for e in expected

@@ -8,18 +8,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from dispatcher.intake import group_id_of
 from eventnotify.delivery.request import delivered_event_id
-from eventnotify.domain import DeliveryStatus
 from eventnotify.settings import Settings
 from eventnotify.store import Store
 from tests.support.hooks import add_webhook
 from tests.support.kafka import EventProducer, make_event
 from tests.support.processes import DispatcherProcess, env_for
 from tests.support.receiver import Receiver, Reply
-from tests.support.waiting import logged_as, wait_until
+from tests.support.stalls import group_reader, stall_and_commit_past
 
 ORG = 57
 
@@ -38,35 +35,17 @@ async def test_a_stalled_request_does_not_hold_everyones_commit(
     # One refId: every event on one partition, in order.
     stalled, after, marker = (make_event(ORG, "badgeEarned", "s", {"n": n}) for n in range(3))
     group = group_id_of(settings)
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await reader.start()
     try:
         first.start()
-        async with EventProducer(settings) as p:
-            await p.publish_acked(stalled)
-            await p.publish_acked(after)
-            await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) == 2, within=60)
-            await receiver.wait_for(lambda: receiver.in_flight.get("/slow", 0) == 1, within=60)
-            entry = await logged_as(
-                store,
-                ORG,
-                delivered_event_id(after.event_id, fast.web_hook_id),
-                DeliveryStatus.DELIVERED,
-            )
-            topic, partition, offset = entry.kafka_position.rsplit("/", 2)
-            tp = TopicPartition(topic, int(partition))
-
-            async def committed_past_after() -> bool:
-                return (await reader.committed(tp) or 0) > int(offset)
-
+        async with group_reader(settings) as reader, EventProducer(settings) as p:
             # The slow request is still open, yet the group commits past it.
-            await wait_until(committed_past_after, within=30, interval=0.1)
+            tp, offset = await stall_and_commit_past(
+                p, store, receiver, reader, fast, stalled, after
+            )
             assert receiver.in_flight.get("/slow", 0) == 1
-            stored = await store.positions.load(group, [(topic, int(partition))])
+            stored = await store.positions.load(group, [(tp.topic, tp.partition)])
             own = {p.web_hook_id: p.offset for p in stored}
-            assert own.get(slow.web_hook_id, 10**9) <= int(offset) - 1  # at "stalled" or before
+            assert own.get(slow.web_hook_id, 10**9) <= offset - 1  # at "stalled" or before
             first.kill()
             second.start()
             # The slow webhook is sent "stalled" again; the fast one nothing twice.
@@ -83,7 +62,6 @@ async def test_a_stalled_request_does_not_hold_everyones_commit(
     finally:
         first.kill()
         await asyncio.to_thread(second.stop)
-        await reader.stop()
     assert [r.json["eventId"] for r in receiver.ok_for("/fast")] == [
         delivered_event_id(e.event_id, fast.web_hook_id) for e in (stalled, after, marker)
     ]
