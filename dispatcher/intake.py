@@ -441,6 +441,7 @@ class SharedIntake:
             log.warning("could not load webhook positions: %s", exc)
         # Nothing awaited from here on: a catch-up reader must not start from
         # a loaded position before it is clamped or taken back below.
+        self._positions.drop_handed(assigned)
         for tp, start in starts.items():
             self._next[tp] = start
             self._tracker.starts_at(tp, start)

@@ -247,6 +247,12 @@ class Positions:
                 kept.add(hook_id)
         return kept
 
+    def drop_handed(self, keep: set[TopicPartition]) -> None:
+        """Forget what was remembered of partitions handed back and not in
+        ``keep`` (this assignment): they went to another process."""
+        for tp in set(self._handed) - keep:
+            del self._handed[tp]
+
     def forget_partitions(self, tps: set[TopicPartition]) -> None:
         """Revoked: another process owns these partitions (what we stored is theirs)."""
         for tp in tps:

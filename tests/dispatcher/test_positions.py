@@ -151,3 +151,11 @@ async def test_a_partition_moved_on_meanwhile_is_caught_up_as_stored() -> None:
     positions, hook, _ = await handed_back(stored_meanwhile=7)
     assert positions.take_back(TP, 10) == set()
     assert positions.of_webhook(hook)[TP].offset == 7
+
+
+async def test_a_partition_assigned_elsewhere_in_between_is_not_taken_back() -> None:
+    positions, hook, _ = await handed_back()
+    other = TopicPartition(TP.topic, 1)
+    positions.drop_handed({other})  # an assignment without TP: it went elsewhere
+    assert positions.take_back(TP, 10) == set()
+    assert positions.detached_webhooks() == {hook: [TP]}
