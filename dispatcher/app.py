@@ -19,7 +19,7 @@ from dispatcher.catchup import CatchUp
 from dispatcher.fanout import Fanout
 from dispatcher.fetcher import RecordFetcher
 from dispatcher.intake import SharedIntake, group_id_of
-from dispatcher.metrics import DispatcherMetrics, ParkedCounts, RuntimeCollector
+from dispatcher.metrics import DispatcherMetrics, ParkedCounts, ProcessCollector, RuntimeCollector
 from dispatcher.pipeline import Deliverer
 from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
@@ -138,6 +138,13 @@ class Dispatcher:
         self.sweeper = SlaSweeper(self.store.logs, self.store.parked)
         self.parked_counts = ParkedCounts(self.store.parked, d.refresh_seconds)
         self.registry.register(RuntimeCollector(self._runtime_views, self.parked_counts))
+        self.registry.register(
+            ProcessCollector(
+                self.recorder.lag,
+                lambda: self.catchup.readers,
+                lambda: self.positions.writes_total,
+            )
+        )
         self.metrics_server: MetricsServer | None = None
         if d.metrics_port:
             self.metrics_server = MetricsServer(

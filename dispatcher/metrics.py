@@ -314,6 +314,54 @@ class RuntimeCollector:
         )
 
 
+class ProcessCollector:
+    """Gauges and counters of the process as a whole, read at scrape time:
+    how far the delivery log is behind, how many webhooks are being caught
+    up, and how many webhook positions were written."""
+
+    def __init__(
+        self,
+        log_lag: Callable[[], float],
+        catchup_readers: Callable[[], int],
+        position_writes: Callable[[], int],
+    ) -> None:
+        self._log_lag = log_lag
+        self._catchup_readers = catchup_readers
+        self._position_writes = position_writes
+
+    def describe(self) -> Iterator[Metric]:
+        """The families (without samples), for the registry's name check."""
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        """Current values."""
+        lag, readers, writes = self._families()
+        lag.add_metric([], self._log_lag())
+        readers.add_metric([], self._catchup_readers())
+        writes.add_metric([], self._position_writes())
+        return iter((lag, readers, writes))
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "eventnotify_dispatcher_log_lag_seconds",
+                "How long the oldest outcome not yet written to the delivery log has "
+                "waited (0 when the log is up to date).",
+            ),
+            GaugeMetricFamily(
+                "eventnotify_dispatcher_catchup_readers",
+                "Catch-up readers running: detached webhooks being read from their own "
+                "positions (at most EVENTNOTIFY_CATCHUP_READERS).",
+            ),
+            CounterMetricFamily(
+                "eventnotify_dispatcher_position_writes",
+                "Webhook positions written to MongoDB by this process (detaches, "
+                "catch-up progress, merges back; flat while every webhook keeps up).",
+            ),
+        )
+
+
 class ParkedCounter(Protocol):
     """What ``ParkedCounts`` needs of the parked-deliveries repository."""
 

@@ -62,6 +62,9 @@ class Positions:
         # Partitions given up in a rebalance: the group offset committed then,
         # and what was stored then for each webhook live there (None: nothing).
         self._handed: dict[TopicPartition, tuple[int, dict[str, int | None]]] = {}
+        # Webhook positions written so far (a metric: in steady state, with
+        # every webhook keeping up, it does not move).
+        self.writes_total = 0
 
     def get(self, tp: TopicPartition, hook_id: str) -> Detached | None:
         part = self._by_tp.get(tp)
@@ -317,6 +320,7 @@ class Positions:
         self._stamped |= {
             TopicPartition(p.topic, p.partition) for p in writes if p.web_hook_id == MARK
         }
+        self.writes_total += sum(1 for p in writes if p.web_hook_id != MARK)
 
     async def load(self, tps: set[TopicPartition]) -> None:
         """Read the stored positions of newly assigned partitions."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,8 @@ class Recorder:
         self._wakeup = asyncio.Event()
         self._full = asyncio.Event()
         self._stopping = False
+        # When the oldest write of the batch being written was queued.
+        self._writing_since: float | None = None
         self.healthy = True
 
     async def record(
@@ -74,15 +77,13 @@ class Recorder:
         """Queue writes; ``on_durable`` runs once they are written. The hot
         path uses this form: nothing has to wait, the callback marks the Kafka
         offset done."""
-        loop = asyncio.get_running_loop()
-        self._queue.append(_Item(on_durable, loop.time(), entry, park, unpark))
+        self._queue.append(_Item(on_durable, time.monotonic(), entry, park, unpark))
         self._wakeup.set()
         if len(self._queue) >= self._max_batch:
             self._full.set()
 
     async def run(self) -> None:
         """Write batches until ``shutdown`` and the queue is empty."""
-        loop = asyncio.get_running_loop()
         while not (self._stopping and not self._queue):
             if not self._queue:
                 self._wakeup.clear()
@@ -93,7 +94,7 @@ class Recorder:
             # (they happened already); only their log entry and commit wait.
             deadline = self._queue[0].queued_at + self._max_delay
             while len(self._queue) < self._max_batch and not self._stopping:
-                remaining = deadline - loop.time()
+                remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._full.clear()
@@ -102,9 +103,24 @@ class Recorder:
                 except TimeoutError:
                     break
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            await self._write_until_done(batch)
+            self._writing_since = batch[0].queued_at
+            try:
+                await self._write_until_done(batch)
+            finally:
+                self._writing_since = None
             for item in batch:
                 item.on_durable()
+
+    def lag(self) -> float:
+        """How long the oldest outcome not yet durable has waited, in seconds
+        (0 when every outcome is written)."""
+        if self._writing_since is not None:
+            oldest = self._writing_since
+        elif self._queue:
+            oldest = self._queue[0].queued_at
+        else:
+            return 0.0
+        return max(0.0, time.monotonic() - oldest)
 
     async def _write_until_done(self, batch: list[_Item]) -> None:
         delay = 0.2

@@ -86,6 +86,10 @@ async def test_counters_and_gauges_move_with_deliveries(
     await wait_until(_assigned(dispatcher, *ids))
 
     before = await scrape(_port(dispatcher))
+    # The process-wide figures: nothing being caught up, the log up to date.
+    assert before.get("eventnotify_dispatcher_catchup_readers") == 0
+    assert before.get("eventnotify_dispatcher_log_lag_seconds") == 0
+    assert before.get("eventnotify_dispatcher_position_writes_total") is not None
     for hook_id, cap in zip(ids, (4, 3, 2), strict=True):
         assert before.get("eventnotify_webhook_max_connections", web_hook_id=hook_id) == cap
         assert before.get("eventnotify_webhook_in_flight", web_hook_id=hook_id) == 0
