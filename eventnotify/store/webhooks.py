@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from eventnotify.domain import Actor, CircuitState, SigningSecret, Webhook, WebhookType
@@ -202,14 +202,21 @@ class WebhookRepository:
             )
 
     async def set_fields(self, web_hook_id: str, fields: Document) -> Webhook | None:
-        """Set some fields of a webhook (system updates such as circuit state)."""
+        """Set some fields of a webhook (system updates such as circuit state);
+        the webhook as stored after it, or None if there is none.
+
+        An update then a read, not one findAndModify: the local MongoDB
+        stand-in runs findAndModify as a scan of the whole collection (79 ms
+        at 12,000 webhooks, against 0.7 ms for an update by _id), and the
+        dispatcher calls this on every circuit change."""
         oid = parse_id(web_hook_id)
         if oid is None:
             return None
         with storage_errors():
-            doc = await self._coll.find_one_and_update(
-                {"_id": oid}, {"$set": fields}, return_document=ReturnDocument.AFTER
-            )
+            result = await self._coll.update_one({"_id": oid}, {"$set": fields})
+            if not result.matched_count:
+                return None
+            doc = await self._coll.find_one({"_id": oid})
         return from_doc(doc) if doc else None
 
     async def deactivate(self, web_hook_id: str, reason: str, at: datetime) -> Webhook | None:
