@@ -448,7 +448,9 @@ class Bench:
             f"p50 {pct(faulty, 0.5) * 1000:.0f} / p99 {pct(faulty, 0.99) * 1000:.0f} ms vs "
             f"all healthy before p50 {pct(before, 0.5) * 1000:.0f} / p99 "
             f"{pct(before, 0.99) * 1000:.0f} ms and after p50 {pct(after, 0.5) * 1000:.0f} / "
-            f"p99 {pct(after, 0.99) * 1000:.0f} ms (p99 {ratio:.2f}x their mean)",
+            f"p99 {pct(after, 0.99) * 1000:.0f} ms (p99 {ratio:.2f}x their mean; "
+            f"{pct(faulty, 0.99) / pct(before, 0.99):.2f}x before, "
+            f"{pct(faulty, 0.99) / pct(after, 0.99):.2f}x after)",
             "p99 <= 1.2x",
         )
 

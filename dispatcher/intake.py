@@ -279,18 +279,8 @@ class SharedIntake:
         pending outcomes, and its stored position (at most that record) is
         written before the commit. The webhook stays live. After a crash only
         that webhook is caught up from there; without this, every webhook
-        would be sent again everything after the slow record.
-
-        A record whose outcomes are all known but not yet written is not
-        held by a slow webhook: when the log is behind, every record is open
-        that long. Moving those shares would gain the commit nothing and cost
-        two position writes per webhook (the offset, then "live" again), on
-        the same MongoDB that is already behind: that fed on itself, and a
-        log 1 s behind turned into thousands of position writes per commit.
-        Hence the hold starts once the log has caught up to the record."""
+        would be sent again everything after the slow record."""
         now = time.monotonic()
-        if hold > 0:
-            hold += self._recorder.lag()
         for tp, records in self._open.items():
             while self._tracker.open_count_of(tp):
                 low = self._tracker.committable(tp)
