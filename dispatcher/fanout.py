@@ -23,7 +23,7 @@ from dispatcher.catalog_cache import CatalogCache
 from dispatcher.offsets import OffsetTracker, PartitionWatermark
 from dispatcher.pipeline import Deliverer, Job
 from dispatcher.positions import Positions
-from dispatcher.recorder import Recorder
+from dispatcher.recorder import Awaiting, Recorder
 from dispatcher.runtime import WebhookRuntime
 from eventnotify.catalog.schemas import validate_data
 from eventnotify.delivery import outcome
@@ -64,18 +64,34 @@ class RecordDone:
             self._done()
 
 
-class Share:
+class Share(Awaiting):
     """One live webhook's outcome for one record of the shared stream: it
     completes the record's count, unless moved to the webhook's own pending
-    outcomes first (then it completes that instead)."""
+    outcomes first (then it completes that instead). Called once the outcome
+    is durably recorded.
 
-    __slots__ = ("_offset", "_own", "_record", "hook_id")
+    ``decided`` tells the intake apart a webhook that is slow (its delivery
+    is still under way: worth moving) from one whose outcome only waits for
+    the delivery log, like every other webhook's outcome queued with it:
+    moving those would only write a position per webhook while MongoDB is
+    already behind, and the record completes as soon as the log catches up."""
 
-    def __init__(self, hook_id: str, record: RecordDone) -> None:
-        self.hook_id = hook_id
+    __slots__ = ("_offset", "_own", "_record", "decided", "hook_id", "rt")
+
+    def __init__(self, rt: WebhookRuntime, record: RecordDone) -> None:
+        self.rt = rt
+        self.hook_id = rt.hook.web_hook_id
+        self.decided = False
         self._record: RecordDone | None = record
         self._own: PartitionWatermark | None = None
         self._offset = -1
+
+    def queued(self) -> None:
+        self.decided = True
+
+    def __call__(self) -> None:
+        self.rt.backlog -= 1
+        self.finish()
 
     def finish(self) -> None:
         """The outcome is durably recorded."""
@@ -397,14 +413,9 @@ class Fanout:
                 done.release()
 
             return recorded
-        share = Share(rt.hook.web_hook_id, done)
+        share = Share(rt, done)
         done.shares.append(share)
-
-        def recorded_share() -> None:
-            rt.backlog -= 1
-            share.finish()
-
-        return recorded_share
+        return share
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

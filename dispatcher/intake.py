@@ -279,7 +279,16 @@ class SharedIntake:
         pending outcomes, and its stored position (at most that record) is
         written before the commit. The webhook stays live. After a crash only
         that webhook is caught up from there; without this, every webhook
-        would be sent again everything after the slow record."""
+        would be sent again everything after the slow record.
+
+        A share whose outcome is decided and only waits for the delivery log
+        stays: when the log falls behind, that is every webhook's share of
+        every recent record, and moving them would write two positions per
+        webhook (moved, then live again) into the MongoDB that is already
+        behind. The record completes when the log catches up. With no hold
+        (partitions being revoked) every share moves: the commit must cover
+        every record handed out.
+        """
         now = time.monotonic()
         for tp, records in self._open.items():
             while self._tracker.open_count_of(tp):
@@ -288,10 +297,12 @@ class SharedIntake:
                 if low is None or entry is None or now - entry[0] < hold:
                     break
                 for share in entry[1].shares or ():
-                    if share.move(self._positions.pending(share.hook_id), tp, low):
+                    if (hold == 0 or not share.decided) and share.move(
+                        self._positions.pending(share.hook_id), tp, low
+                    ):
                         self._positions.persist(tp, share.hook_id, low)
                 if self._tracker.committable(tp) == low:
-                    break  # still open (not held by a share): leave it
+                    break  # still open (not held by a share, or by the log): leave it
 
     async def _follow_topics(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
@@ -304,6 +315,14 @@ class SharedIntake:
         except Exception as exc:  # Kafka down: the client retries; so do we, later
             log.info("topic check failed: %s", exc)
         if self._wanted != self._subscribed:
+            # Subscribing again replaces the consumer's subscription and its
+            # assignment at once, so the revoke that follows cannot commit
+            # ("No partitions assigned"): commit everything handed out now,
+            # or the partitions are read again from the last commit and every
+            # webhook is sent again what it already had. Nothing more is
+            # handed out from here to the revoke (this is the fetch loop).
+            if self._subscribed:
+                await self._commit(consumer, hold=0.0)
             if self._wanted:
                 consumer.subscribe(sorted(self._wanted), listener=_Rebalance(self))
             else:

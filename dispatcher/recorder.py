@@ -24,6 +24,19 @@ from eventnotify.store.parked import ParkedDelivery, ParkedDeliveryRepository
 log = logging.getLogger(__name__)
 
 
+class Awaiting:
+    """An ``on_durable`` callback that is also told when its outcome is
+    queued: decided, and waiting only for its write (see ``Share``)."""
+
+    __slots__ = ()
+
+    def queued(self) -> None:
+        """The outcome is decided and queued for writing."""
+
+    def __call__(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
 class _Item:
     on_durable: Callable[[], None] = field(repr=False)
@@ -78,6 +91,8 @@ class Recorder:
         path uses this form: nothing has to wait, the callback marks the Kafka
         offset done."""
         self._queue.append(_Item(on_durable, time.monotonic(), entry, park, unpark))
+        if isinstance(on_durable, Awaiting):
+            on_durable.queued()
         self._wakeup.set()
         if len(self._queue) >= self._max_batch:
             self._full.set()

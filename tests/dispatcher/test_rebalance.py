@@ -71,3 +71,39 @@ async def test_partitions_handed_back_by_a_rebalance_replay_nothing(
     assert sorted(ids_at(receiver, "/slow")) == sorted(
         delivered_event_id(e.event_id, slow.web_hook_id) for e in expected
     )
+
+
+async def test_a_new_event_name_while_a_record_is_open_replays_nothing(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """Subscribing to a new topic replaces the consumer's subscription, so
+    the revoke that follows can no longer commit (aiokafka: "No partitions
+    assigned"). What was handed out must be committed before: otherwise the
+    partition is read again from the last commit and every webhook is sent
+    again what it already had."""
+    receiver.on("/slow", lambda _r, n: Reply(200, delay=3.0 if n == 0 else 0.0))
+    slow = await add_webhook(store, ORG + 100, receiver.url("/slow"), ["badgeEarned"])
+    fast = await add_webhook(store, ORG + 100, receiver.url("/fast"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    first, marker = (make_event(ORG + 100, "badgeEarned", "n", {"n": n}) for n in range(2))
+    async with EventProducer(settings) as p:
+        await p.publish_acked(first)
+        await receiver.wait_for(
+            lambda: receiver.in_flight.get("/slow", 0) == 1 and len(receiver.ok_for("/fast")) == 1
+        )
+        # The record is still open (the slow request, well within the hold).
+        assert dispatcher.intake.open_records() == 1
+        await add_webhook(store, ORG + 100, receiver.url("/other"), ["cardUpdated"])
+        await dispatcher.supervisor.sync()
+        await p.publish_acked(make_event(ORG + 100, "cardUpdated", "o", {}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/other")) == 1, within=60)
+        assert receiver.in_flight.get("/slow", 0) == 1  # the rebalance came first
+
+        await p.publish_acked(marker)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/slow")) >= 2, within=60)
+        await receiver.wait_for(lambda: len(receiver.ok_for("/fast")) >= 2, within=60)
+    for path, hook in (("/fast", fast), ("/slow", slow)):
+        assert sorted(ids_at(receiver, path)) == sorted(
+            delivered_event_id(e.event_id, hook.web_hook_id) for e in (first, marker)
+        ), path
+    assert not dispatcher.catchup.reading(slow.web_hook_id)
