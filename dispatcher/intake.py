@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.structs import OffsetAndTimestamp
 
 from dispatcher.consumers import stop_consumer
 from dispatcher.fanout import Fanout, RecordDone
@@ -122,7 +123,7 @@ class SharedIntake:
             return {}
         found = await c.offsets_for_times({tp: since_ms for tp in tps})
         ends = await c.end_offsets(tps)
-        return {tp: (hit.offset if (hit := found.get(tp)) is not None else ends[tp]) for tp in tps}
+        return {tp: _offset_or(found.get(tp), ends[tp]) for tp in tps}
 
     def open_records(self) -> int:
         return self._tracker.open_count()
@@ -504,6 +505,17 @@ class SharedIntake:
             await self._commit(consumer)
         finally:
             await stop_consumer(consumer, grace=5.0)
+
+
+def _offset_or(hit: OffsetAndTimestamp | None, end: int) -> int:
+    """The offset of an ``offsets_for_times`` answer, or ``end`` when no
+    record is that recent. Kafka says so with no answer (None); the local
+    Kafka stand-in (Tansu) answers offset 0 with timestamp -1 instead, which
+    taken at its word sends every new webhook's catch-up reader through the
+    whole partition."""
+    if hit is None or hit.timestamp < 0:
+        return end
+    return int(hit.offset)
 
 
 def _pause(consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]) -> None:

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 FULL_SYNC_BELOW = 2_000
 FULL_SYNC_SECONDS = 300.0
 CHANGE_MARGIN = timedelta(seconds=5)
+# A sync going through many webhooks lets the loop run this often (deliveries
+# under way must not wait for all of them).
+YIELD_EVERY = 500
 
 
 class WebhookView:
@@ -163,7 +166,7 @@ class Supervisor:
         )
         changed = False
         if full:
-            hooks = {h.web_hook_id: h for h in await self._store.webhooks.list_all()}
+            hooks = {h.web_hook_id: h async for h in self._store.webhooks.iter_all()}
             for hook_id in list(self.runtimes):
                 hook = hooks.get(hook_id)
                 if hook is None or not hook.active:
@@ -179,7 +182,9 @@ class Supervisor:
                 if not hook.active and hook_id in self.runtimes:
                     await self._retire(hook_id, "inactive")
                     changed = True
-        for hook in hooks.values():
+        for i, hook in enumerate(hooks.values()):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a full read: let deliveries run
             if not hook.active:
                 self._inactive.add(hook.web_hook_id)
                 if hook.deactivation_reason == WEBHOOK_DELETED:
@@ -241,9 +246,15 @@ class Supervisor:
 
     def _update(self, rt: WebhookRuntime, hook: Webhook) -> bool:
         old = rt.hook
-        added = sorted(set(hook.event_names) - set(old.event_names))
         if hook.circuit_state is not rt.circuit.state:
             self._watch(rt)  # stored differently (another process): store ours
+        if hook == old:
+            # Unchanged: keep the object already held. A full read would
+            # otherwise swap in 10,000 new ones, which outlive every young
+            # collection and make each older-generation pass of the garbage
+            # collector walk them (measured: gen1 passes of 80-100 ms).
+            return False
+        added = sorted(set(hook.event_names) - set(old.event_names))
         if old.max_allowed_connections != hook.max_allowed_connections:
             rt.slots = Slots(hook.max_allowed_connections)
         rt.hook = hook  # URL, headers, secrets, SLA, retries: in place

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -186,6 +187,15 @@ class WebhookRepository:
         query: Document = {"active": True} if active_only else {}
         with storage_errors():
             return [from_doc(d) async for d in self._coll.find(query)]
+
+    async def iter_all(self, batch_size: int = 200) -> AsyncIterator[Webhook]:
+        """Every webhook of every org, read ``batch_size`` at a time. A caller
+        on an event loop lets it run between batches: 13,000 webhooks read
+        and decoded in one batch held the dispatcher's loop for 0.5 s, which
+        every delivery under way waited for."""
+        with storage_errors():
+            async for d in self._coll.find({}, batch_size=batch_size):
+                yield from_doc(d)
 
     async def list_changed(self, since: datetime) -> list[Webhook]:
         """Webhooks updated at or after ``since`` (the dispatcher's cheap refresh)."""

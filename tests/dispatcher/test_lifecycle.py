@@ -66,6 +66,29 @@ async def test_new_webhook_gets_events_after_creation_not_the_backlog(
     )
 
 
+async def test_a_time_past_every_record_resolves_to_the_end_of_the_partition(
+    settings: Settings, store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """A new webhook starts at its creation time: where no record is that
+    recent, its position is the partition's end, so it is live at once. The
+    local broker answers that lookup with offset 0 (timestamp -1): taken at
+    its word, every new webhook was caught up through the whole partition."""
+    await add_webhook(store, ORG, receiver.url("/early"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    async with EventProducer(settings) as p:
+        for n in range(6):
+            await p.publish_acked(make_event(ORG, "badgeEarned", f"k{n}", {"n": n}))
+        await receiver.wait_for(lambda: len(receiver.ok_for("/early")) == 6)
+        tps = dispatcher.intake.owned([p.topic("badgeEarned")])
+    assert tps
+    ends = {tp: dispatcher.intake.highwater(tp) for tp in tps}
+    assert sum(e or 0 for e in ends.values()) >= 6
+    later = int(time.time() * 1000) + 60_000
+    assert await dispatcher.intake.offsets_for(tps, later) == ends
+    # And a time before every record is each partition's first offset.
+    assert await dispatcher.intake.offsets_for(tps, 0) == {tp: 0 for tp in tps}
+
+
 async def test_a_webhook_the_last_committer_never_knew_gets_its_events(
     settings: Settings, store: Store, receiver: Receiver
 ) -> None:
@@ -186,3 +209,25 @@ async def test_parked_deliveries_of_a_deleted_webhook_are_dropped(
 
     await wait_until(unparked)
     assert len(receiver.failed) <= attempts_at_delete + 1  # one may have been in flight
+
+
+async def test_a_full_read_keeps_the_webhooks_it_already_holds(
+    store: Store, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """An unchanged webhook keeps the object the process holds (a full read
+    of 10,000 would otherwise make as many new long-lived objects for the
+    garbage collector to walk); a changed one is replaced."""
+    same = await add_webhook(store, ORG, receiver.url("/same"), ["badgeEarned"])
+    edited = await add_webhook(store, ORG, receiver.url("/edited"), ["badgeEarned"])
+    await dispatcher.supervisor.sync()
+    held = {
+        h: dispatcher.supervisor.runtimes[h].hook for h in (same.web_hook_id, edited.web_hook_id)
+    }
+    edited.url = receiver.url("/moved")
+    edited.last_updated_on = utcnow()
+    await store.webhooks.replace(edited)
+    await dispatcher.supervisor.sync()
+    assert dispatcher.supervisor.runtimes[same.web_hook_id].hook is held[same.web_hook_id]
+    now = dispatcher.supervisor.runtimes[edited.web_hook_id].hook
+    assert now is not held[edited.web_hook_id]
+    assert now.url == receiver.url("/moved")
