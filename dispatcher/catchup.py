@@ -10,13 +10,15 @@ the shared stream at an exact offset: when the next record it would hand is
 the shared stream's next one on that partition, the webhook is attached
 there, so nothing is skipped or handed twice. Its stored position is kept
 (and advanced to its lowest unrecorded outcome) until every catch-up outcome
-before the merge point is recorded.
+before the merge point is recorded; the reader does not wait for that, nor
+for a webhook with no room for more: a slot is held only while it reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +29,6 @@ from aiokafka.errors import KafkaError
 from dispatcher.consumers import stop_consumer
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.intake import SharedIntake
-from dispatcher.offsets import PartitionWatermark
 from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
@@ -130,12 +131,11 @@ class CatchUp:
             log.error("catch-up reader failed", exc_info=task.exception())
 
     def _ready(self, rt: WebhookRuntime) -> bool:
-        rt.circuit.poll(time.monotonic())
-        return (
-            rt.circuit.allows_traffic
-            and self._recorder.healthy
-            and rt.backlog < max(1, self._settings.dispatcher.max_backlog_per_webhook // 2)
-        )
+        """Whether a reader for ``rt`` would have work: room to hand records
+        (hence not while a half-open probe is out), and a backlog under half,
+        so a reader that gave up for a full backlog is not restarted at once."""
+        half = max(1, self._settings.dispatcher.max_backlog_per_webhook // 2)
+        return self._room(rt) > 0 and rt.backlog < half
 
     def _room(self, rt: WebhookRuntime) -> int:
         rt.circuit.poll(time.monotonic())
@@ -165,10 +165,7 @@ class CatchUp:
             ),
             extra=extra,
         )
-        waiting_since = 0.0
         seen: dict[TopicPartition, int] = {}  # partition -> generation it was seeked for
-        merged: set[TopicPartition] = set()  # attached, catch-up outcomes pending
-        progress = asyncio.Event()
         last_persist = 0.0
         try:
             while not self._stopping.is_set() and self._current(rt):
@@ -177,18 +174,13 @@ class CatchUp:
                     for tp, d in self._positions.of_webhook(hook_id).items()
                     if d.offset is not None
                 }
-                owned = self._intake.assignment()
-                for tp in [tp for tp in merged if tracker.open_count_of(tp) == 0]:
-                    merged.discard(tp)
-                    if tp not in mine and tp in owned:
-                        self._positions.release(tp, hook_id)
                 if not mine:
-                    if not merged:
-                        return  # fully merged back
-                    progress.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(progress.wait(), 0.2)
-                    continue
+                    # Merged back everywhere. Outcomes still pending finish
+                    # without the reader: ``Positions._settle`` stores the
+                    # webhook as live once they are recorded. Waiting for them
+                    # here held the slot for as long as the log took to write
+                    # them (seconds, under load), and other webhooks waited.
+                    return
                 # Before any reassignment: stopping right after one is what
                 # aiokafka handles worst (see dispatcher/consumers.py).
                 room = self._room(rt)
@@ -196,15 +188,14 @@ class CatchUp:
                     log.info("catch-up paused (circuit or MongoDB)", extra=extra)
                     return  # circuit open again or MongoDB down: stay detached
                 if room == 0:
-                    now = time.monotonic()
-                    waiting_since = waiting_since or now
-                    if now - waiting_since > 10:
-                        log.warning("catch-up waiting on a backlog of %d", rt.backlog, extra=extra)
-                        waiting_since = now
-                    progress.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(progress.wait(), 0.05)
-                    continue
+                    # Its endpoint is slower than its events (or a half-open
+                    # probe is out): give the slot to another webhook rather
+                    # than hand this one a record each time one finishes. The
+                    # scan starts a new reader once the backlog is down to half
+                    # (``_ready``), so a slow webhook costs a reader start per
+                    # half a backlog, not a slot for as long as it is behind.
+                    log.info("catch-up paused (backlog of %d)", rt.backlog, extra=extra)
+                    return
                 if set(mine) != set(consumer.assignment()):
                     consumer.assign(sorted(mine))
                     for tp, d in mine.items():  # assign() forgets positions
@@ -215,7 +206,6 @@ class CatchUp:
                         # (Outcomes still pending keep their own watermark.)
                         consumer.seek(tp, d.offset)  # type: ignore[arg-type]
                         seen[tp] = d.generation
-                waiting_since = 0.0
                 try:
                     batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=room)
                 except KafkaError as exc:
@@ -231,7 +221,7 @@ class CatchUp:
                     d = got
                     assert d.offset is not None
                     for msg in messages:
-                        if self._merge_if_caught_up(tp, hook_id, msg.offset, merged):
+                        if self._merge_if_caught_up(tp, hook_id, msg.offset):
                             break
                         if msg.offset < d.offset:
                             continue
@@ -242,41 +232,35 @@ class CatchUp:
                         wm = tracker.add(tp, msg.offset)
                         d.offset = msg.offset + 1
                         self._fanout.handle(
-                            tp, msg, RecordDone(_done(wm, msg.offset, progress)), only=rt
+                            tp, msg, RecordDone(functools.partial(wm.done, msg.offset)), only=rt
                         )
                 for tp, d in mine.items():
-                    if tp not in merged and d.offset is not None:
-                        self._merge_if_caught_up(tp, hook_id, d.offset, merged)
+                    if d.offset is not None and self._positions.get(tp, hook_id) is d:
+                        self._merge_if_caught_up(tp, hook_id, d.offset)
                 now = time.monotonic()
                 if now - last_persist >= PERSIST_SECONDS:
                     last_persist = now
-                    for tp, d in self._positions.of_webhook(hook_id).items():
-                        if d.offset is not None:
-                            self._positions.persist(tp, hook_id, d.offset)
+                    self._persist(hook_id)
         finally:
+            if self._current(rt):
+                self._persist(hook_id)  # where the next reader will start
             await stop_consumer(consumer)
+
+    def _persist(self, hook_id: str) -> None:
+        for tp, d in self._positions.of_webhook(hook_id).items():
+            if d.offset is not None:
+                self._positions.persist(tp, hook_id, d.offset)
 
     def _current(self, rt: WebhookRuntime) -> bool:
         """Whether ``rt`` is still the webhook's runtime (not retired, not
         replaced after a deactivate/reactivate)."""
         return not rt.retired and self._runtimes().get(rt.hook.web_hook_id) is rt
 
-    def _merge_if_caught_up(
-        self, tp: TopicPartition, hook_id: str, offset: int, merged: set[TopicPartition]
-    ) -> bool:
+    def _merge_if_caught_up(self, tp: TopicPartition, hook_id: str, offset: int) -> bool:
         """Attach the webhook on ``tp`` when ``offset`` is the shared stream's next."""
         live = self._intake.live_next(tp)
         if live is None or offset < live:
             return False
         self._positions.attach(tp, hook_id)
-        merged.add(tp)
         log.info("merged back into the shared stream at %s/%s/%s", tp.topic, tp.partition, live)
         return True
-
-
-def _done(wm: PartitionWatermark, offset: int, progress: asyncio.Event) -> Callable[[], None]:
-    def done() -> None:
-        wm.done(offset)
-        progress.set()
-
-    return done
