@@ -10,8 +10,8 @@ the shared stream at an exact offset: when the next record it would hand is
 the shared stream's next one on that partition, the webhook is attached
 there, so nothing is skipped or handed twice. Its stored position is kept
 (and advanced to its lowest unrecorded outcome) until every catch-up outcome
-before the merge point is recorded; the reader does not wait for that, nor
-for a webhook with no room for more: a slot is held only while it reads.
+before the merge point is recorded; the reader does not wait for that, nor,
+while another webhook waits for a slot, for a webhook with no room for more.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 SCAN_SECONDS = 0.05
 PERSIST_SECONDS = 0.5
 POLL_MS = 100
+# How often a reader whose webhook has no room looks again (no one waiting).
+ROOM_POLL_SECONDS = 0.02
 
 
 class CatchUp:
@@ -66,6 +68,9 @@ class CatchUp:
         # retired while its position moved past them).
         self._serving: dict[str, WebhookRuntime] = {}
         self._stopping = asyncio.Event()
+        # Some webhook was ready to be caught up and found no free slot at
+        # the last scan.
+        self._contended = False
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -97,6 +102,7 @@ class CatchUp:
         return hook_id in self._readers
 
     def _scan(self) -> None:
+        self._contended = False
         runtimes = self._runtimes()
         limit = self._settings.dispatcher.catchup_readers
         for hook_id in self._positions.detached_webhooks():
@@ -108,10 +114,11 @@ class CatchUp:
             if rt is None or rt.retired:
                 self._positions.forget_webhook(hook_id)
                 continue
-            if len(self._readers) >= limit:
-                return
             if not self._ready(rt):
                 continue
+            if len(self._readers) >= limit:
+                self._contended = True  # a reader with nothing to hand gives way
+                return
             task = asyncio.create_task(self._read(rt), name=f"catch-up-{hook_id}")
             self._readers[hook_id] = task
             self._serving[hook_id] = rt
@@ -189,13 +196,20 @@ class CatchUp:
                     return  # circuit open again or MongoDB down: stay detached
                 if room == 0:
                     # Its endpoint is slower than its events (or a half-open
-                    # probe is out): give the slot to another webhook rather
-                    # than hand this one a record each time one finishes. The
-                    # scan starts a new reader once the backlog is down to half
-                    # (``_ready``), so a slow webhook costs a reader start per
-                    # half a backlog, not a slot for as long as it is behind.
-                    log.info("catch-up paused (backlog of %d)", rt.backlog, extra=extra)
-                    return
+                    # probe is out). If another webhook waits for a slot, give
+                    # this one up rather than hand a record each time one
+                    # finishes: the scan starts a new reader once the backlog
+                    # is down to half (``_ready``), so a slow webhook costs a
+                    # reader start per half a backlog, not a slot for as long
+                    # as it is behind. With no one waiting, keep the reader: a
+                    # start costs a Kafka client, and one webhook behind a
+                    # busy log (``make bench``) would restart it per batch.
+                    if self._contended:
+                        log.info("catch-up paused (backlog of %d)", rt.backlog, extra=extra)
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), ROOM_POLL_SECONDS)
+                    continue
                 if set(mine) != set(consumer.assignment()):
                     consumer.assign(sorted(mine))
                     for tp, d in mine.items():  # assign() forgets positions
