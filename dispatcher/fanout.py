@@ -70,7 +70,7 @@ class Share(Awaiting):
     outcomes first (then it completes that instead). Called once the outcome
     is durably recorded.
 
-    ``decided`` tells the intake apart a webhook that is slow (its delivery
+    ``decided`` lets the intake tell a webhook that is slow (its delivery
     is still under way: worth moving) from one whose outcome only waits for
     the delivery log, like every other webhook's outcome queued with it:
     moving those would only write a position per webhook while MongoDB is
