@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from aiokafka.errors import KafkaError
 from dispatcher.consumers import stop_consumer
 from dispatcher.fanout import Fanout, RecordDone
 from dispatcher.intake import SharedIntake
+from dispatcher.offsets import PartitionWatermark
 from dispatcher.positions import Positions
 from dispatcher.recorder import Recorder
 from dispatcher.runtime import WebhookRuntime
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 SCAN_SECONDS = 0.05
 PERSIST_SECONDS = 0.5
 POLL_MS = 100
-# How often a reader whose webhook has no room looks again (no one waiting).
-ROOM_POLL_SECONDS = 0.02
+# Longest a reader whose webhook has no room waits for one of its outcomes
+# before it looks again (room may also come from the webhook's live records).
+ROOM_WAIT_SECONDS = 0.2
 
 
 class CatchUp:
@@ -163,6 +164,7 @@ class CatchUp:
         )
         await consumer.start()
         tracker = self._positions.pending(hook_id)
+        recorded = asyncio.Event()  # one of this reader's outcomes was recorded
         extra = {"web_hook_id": hook_id, "consumer_group_id": rt.hook.consumer_group_id}
         log.info(
             "catching up from %s",
@@ -207,8 +209,9 @@ class CatchUp:
                     if self._contended:
                         log.info("catch-up paused (backlog of %d)", rt.backlog, extra=extra)
                         return
+                    recorded.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), ROOM_POLL_SECONDS)
+                        await asyncio.wait_for(recorded.wait(), ROOM_WAIT_SECONDS)
                     continue
                 if set(mine) != set(consumer.assignment()):
                     consumer.assign(sorted(mine))
@@ -246,7 +249,7 @@ class CatchUp:
                         wm = tracker.add(tp, msg.offset)
                         d.offset = msg.offset + 1
                         self._fanout.handle(
-                            tp, msg, RecordDone(functools.partial(wm.done, msg.offset)), only=rt
+                            tp, msg, RecordDone(_done(wm, msg.offset, recorded)), only=rt
                         )
                 for tp, d in mine.items():
                     if d.offset is not None and self._positions.get(tp, hook_id) is d:
@@ -278,3 +281,11 @@ class CatchUp:
         self._positions.attach(tp, hook_id)
         log.info("merged back into the shared stream at %s/%s/%s", tp.topic, tp.partition, live)
         return True
+
+
+def _done(wm: PartitionWatermark, offset: int, recorded: asyncio.Event) -> Callable[[], None]:
+    def done() -> None:
+        wm.done(offset)
+        recorded.set()
+
+    return done
