@@ -36,7 +36,11 @@ def attempt_doc(a: DeliveryAttempt) -> Document:
 
 
 def to_doc(e: LogEntry, ttl: timedelta) -> Document:
-    """Domain -> document; ``expire_at`` counts the TTL from ingestion."""
+    """Domain -> document. ``expire_at`` counts the TTL from the entry's last
+    change, or from the event's ingestion if that is later: counted from
+    ingestion alone (the event's ``createdAt``), the entry of an old event
+    delivered today (a rewind, a producer's own timestamp) was born expired,
+    and the TTL sweep removed what had just happened to it."""
     return {
         "_id": e.event_id,
         "source_event_id": e.source_event_id,
@@ -62,7 +66,7 @@ def to_doc(e: LogEntry, ttl: timedelta) -> Document:
         "test": e.test,
         "source_event": e.source_event,
         "updated_at": e.updated_at,
-        "expire_at": e.ingested_at + ttl,
+        "expire_at": max(e.ingested_at, e.updated_at or e.ingested_at) + ttl,
     }
 
 

@@ -45,7 +45,11 @@ async def test_entries_expire_after_the_ttl(store: Store) -> None:
     old = _entry(minutes_ago=5)
     await expiring.write_many([old])
     kept = _entry(minutes_ago=5)
-    await store.logs.write_many([kept])  # default 30 days
+    # An event created long ago (its createdAt is its ingestion time),
+    # delivered now: kept 30 days from now, not born expired.
+    delivered_now = _entry(minutes_ago=400 * 24 * 60)
+    delivered_now.updated_at = utcnow()
+    await store.logs.write_many([kept, delivered_now])  # default 30 days
     assert await store.logs.get(1, old.event_id) is not None
 
     async def expired() -> bool:
@@ -53,6 +57,7 @@ async def test_entries_expire_after_the_ttl(store: Store) -> None:
 
     await wait_until(expired, within=30)
     assert await store.logs.get(1, kept.event_id) is not None
+    assert await store.logs.get(1, delivered_now.event_id) is not None
 
 
 async def test_a_redelivery_adds_its_attempts_to_the_recorded_history(store: Store) -> None:
