@@ -182,14 +182,9 @@ class WebhookRepository:
             cursor = self._coll.find(query).sort("_id", ASCENDING).limit(limit)
             return [from_doc(d) async for d in cursor]
 
-    async def list_all(self, *, active_only: bool = False) -> list[Webhook]:
-        """Every webhook of every org (the dispatcher's view)."""
-        query: Document = {"active": True} if active_only else {}
-        with storage_errors():
-            return [from_doc(d) async for d in self._coll.find(query)]
-
     async def iter_all(self, batch_size: int = 200) -> AsyncIterator[Webhook]:
-        """Every webhook of every org, read ``batch_size`` at a time. A caller
+        """Every webhook of every org (the dispatcher's view), read
+        ``batch_size`` at a time. A caller
         on an event loop lets it run between batches: 13,000 webhooks read
         and decoded in one batch held the dispatcher's loop for 0.5 s, which
         every delivery under way waited for."""

@@ -98,5 +98,5 @@ async def test_node_client(store: Store, address: str) -> None:
     assert passed and int(passed.group(1)) >= 5, output
     assert re.search(r"^# fail 0$", output, re.M), output
     # What node created is really there.
-    hooks = await store.webhooks.list_all()
+    hooks = [h async for h in store.webhooks.iter_all()]
     assert [h.org_id for h in hooks if h.name == "node-client-hook"] == [ORG]
